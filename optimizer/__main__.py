@@ -1,0 +1,5 @@
+"""`python -m optimizer` is the same as the `ev-optimizer` console script."""
+
+from optimizer.cli import main
+
+raise SystemExit(main())

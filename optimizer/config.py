@@ -1,0 +1,272 @@
+"""config.toml: typed, validated once at the edge, with messages that name the culprit.
+
+Every section is a pydantic model that forbids unknown keys, so a typo such as `taget_soc_pct`
+is reported with the nearest known key instead of being silently ignored. `load_config` turns
+every validation problem into one line `file: key: what is wrong (got X); what would be right`
+and raises a single `ConfigError` carrying all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import tomllib
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from optimizer.cardata.settings import CardataSettings
+from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
+from optimizer.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Weekday(enum.StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+WEEKDAYS: tuple[Weekday, ...] = tuple(Weekday)
+
+
+class ChargerConfig(_Section):
+    """A charging point. Its current range and phases set the power range the planner uses."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["ocpp", "modbus", "homeassistant", "simulated"]
+    phases: Literal[1, 2, 3] = 3
+    voltage_v: float = Field(default=230.0, ge=100.0, le=480.0)
+    min_current_a: float = Field(default=6.0, ge=0.0, le=80.0)
+    max_current_a: float = Field(default=16.0, gt=0.0, le=80.0)
+    ocpp: OcppSettings | None = None
+    modbus: ModbusSettings | None = None
+    homeassistant: HomeAssistantSettings | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ChargerConfig:
+        if self.min_current_a > self.max_current_a:
+            raise ValueError(
+                f"min_current_a ({self.min_current_a:g}) is above max_current_a "
+                f"({self.max_current_a:g}); set min_current_a <= max_current_a"
+            )
+        if self.kind != "simulated" and getattr(self, self.kind) is None:
+            raise ValueError(
+                f"kind is '{self.kind}' but the [chargers.{self.kind}] table is missing; "
+                f"add it with the connection settings"
+            )
+        return self
+
+    @property
+    def min_power_kw(self) -> float:
+        return self.min_current_a * self.voltage_v * self.phases / 1000.0
+
+    @property
+    def max_power_kw(self) -> float:
+        return self.max_current_a * self.voltage_v * self.phases / 1000.0
+
+
+class VehicleConfig(_Section):
+    name: str = Field(min_length=1)
+    vin: str = Field(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")
+    capacity_kwh: float = Field(gt=0.0, le=250.0)
+    """Fallback usable capacity, used until CarData reports `maxEnergy`."""
+    target_soc_pct: float = Field(default=80.0, gt=0.0, le=100.0)
+    min_soc_pct: float = Field(default=0.0, ge=0.0, le=100.0)
+    """Charged immediately, whatever the price."""
+    efficiency: float = Field(default=0.9, gt=0.5, le=1.0)
+    departures: dict[Weekday, time] = Field(default_factory=dict)
+    charger: str
+
+    @field_validator("vin", mode="before")
+    @classmethod
+    def _upper_vin(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> VehicleConfig:
+        if self.min_soc_pct > self.target_soc_pct:
+            raise ValueError(
+                f"min_soc_pct ({self.min_soc_pct:g}) is above target_soc_pct "
+                f"({self.target_soc_pct:g}); set min_soc_pct <= target_soc_pct"
+            )
+        return self
+
+    def next_departure(self, now: datetime, tz: ZoneInfo) -> datetime | None:
+        """The first configured departure strictly after `now`, or None without departures."""
+        local = now.astimezone(tz)
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            at = self.departures.get(WEEKDAYS[day.weekday()])
+            if at is None:
+                continue
+            candidate = datetime.combine(day, at, tzinfo=tz)
+            if candidate > now:
+                return candidate
+        return None
+
+
+class PlannerConfig(_Section):
+    """Planner options; see optimizer/planner/README.md for what each one does."""
+
+    mode: Literal["cheapest", "block"] = "cheapest"
+    min_run_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    start_penalty: float = Field(default=0.0, ge=0.0)
+    buffer_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    opportunistic_limit_soc_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    opportunistic_price_cap: float = 0.0
+    unknown_price: float | None = None
+
+
+class Config(_Section):
+    timezone: str = "Europe/Berlin"
+    state_dir: Path = Path("state")
+    tariff: Path
+    planner: PlannerConfig = PlannerConfig()
+    vehicles: list[VehicleConfig] = Field(min_length=1)
+    chargers: list[ChargerConfig] = Field(min_length=1)
+    cardata: CardataSettings = CardataSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value}' is not an IANA time zone; use a name such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Config:
+        for kind, names in (
+            ("vehicle", [v.name for v in self.vehicles]),
+            ("charger", [c.name for c in self.chargers]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind} names must be unique; '{dupes[0]}' appears twice")
+        known = [c.name for c in self.chargers]
+        for index, vehicle in enumerate(self.vehicles):
+            if vehicle.charger not in known:
+                raise ValueError(
+                    f"vehicles[{index}].charger: '{vehicle.charger}' is not a configured charger; "
+                    f"use one of {', '.join(repr(n) for n in known)}"
+                )
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def vehicle(self, name: str | None) -> VehicleConfig:
+        """The named vehicle, or the only/first one when `name` is None."""
+        if name is None:
+            return self.vehicles[0]
+        for vehicle in self.vehicles:
+            if vehicle.name == name or vehicle.vin == name.upper():
+                return vehicle
+        known = ", ".join(v.name for v in self.vehicles)
+        raise ConfigError(f"no vehicle named '{name}' in the config; configured: {known}")
+
+    def charger(self, name: str) -> ChargerConfig:
+        for charger in self.chargers:
+            if charger.name == name:
+                return charger
+        raise ConfigError(f"no charger named '{name}' in the config")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at `loc`, used to suggest known keys."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return None
+        model = _section_type(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _section_type(annotation: Any) -> Any:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        for inner in getattr(candidate, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _describe(error: Any) -> str:
+    loc: tuple[int | str, ...] = tuple(error["loc"])
+    kind = error["type"]
+    where = _location(loc)
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1])
+        known = sorted(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        return f"{where}: unknown key; {hint}"
+    if kind == "missing":
+        return f"{where}: required key is missing; add it"
+    message = str(error["msg"])
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+        return f"{where}: {message}"
+    return f"{where}: {message} (got {error.get('input')!r})"
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate an already-parsed TOML document; raise `ConfigError` listing every mistake."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {_describe(error)}" for error in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate config.toml; relative paths inside it are relative to the file."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass --config with the path to your config.toml"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(path))
+    base = path.resolve().parent
+    return config.model_copy(
+        update={
+            "tariff": (base / config.tariff.expanduser()).resolve(),
+            "state_dir": (base / config.state_dir.expanduser()).resolve(),
+        }
+    )

@@ -1,0 +1,23 @@
+"""The project's exception tree.
+
+Every error a person can fix (a wrong config key, a bad price file, a refused login) is a
+`UserError`: the CLI prints its message and exits with code 2, without a traceback.
+"""
+
+
+class OptimizerError(Exception):
+    """Base class of everything this package raises on purpose."""
+
+
+class UserError(OptimizerError):
+    """Bad input that the user can correct; the message says what and how."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """config.toml (or a file it points to) is invalid."""
+
+
+class InputError(UserError):
+    """A file or argument given on the command line is invalid (price CSV, tariff, JSONL)."""

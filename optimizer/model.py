@@ -1,0 +1,179 @@
+"""Domain types shared by every layer.
+
+Units are in the names (`_kw`, `_kwh`, `_pct`, `_a`, `_v`). Every datetime is timezone-aware;
+intervals are half-open `[start, end)`. These types are plain frozen dataclasses so that the pure
+core (estimator, tariffs, planner) can use them without I/O or validation overhead; validation
+happens once at the edges (config, CLI, adapters).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+SLOT = timedelta(minutes=15)
+"""The common slot grid: every tariff and price feed lands on 15-minute slots."""
+
+
+def require_aware(name: str, value: datetime) -> None:
+    """Raise if `value` is naive: a naive datetime is a bug that would shift a plan by hours."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSlot:
+    """The price of grid energy during `[start, end)`, in currency per kWh.
+
+    `price` is None where the price is not known yet (past the published day-ahead horizon).
+    """
+
+    start: datetime
+    end: datetime
+    price: float | None
+
+    @property
+    def duration_h(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TaperPoint:
+    """One point of a charge curve: at `soc_pct` the battery accepts at most `power_kw` (grid side)."""
+
+    soc_pct: float
+    power_kw: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSlot:
+    """What the plan does in one slot. `energy_kwh` is grid-side: power × duration."""
+
+    start: datetime
+    end: datetime
+    power_kw: float
+    energy_kwh: float
+    price: float
+    provisional: bool
+    """True where `price` is a fallback because the real price is not published yet."""
+    soc_start_pct: float
+    soc_end_pct: float
+
+    @property
+    def cost(self) -> float:
+        return self.energy_kwh * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePlan:
+    """The planner's answer.
+
+    `slots` covers the whole horizon from `now` to departure, including slots with zero power, so
+    a chart can show the SoC trajectory; `charging_slots` keeps only those with power.
+    """
+
+    feasible: bool
+    reason: str | None
+    now: datetime
+    departure: datetime
+    soc_start_pct: float
+    target_soc_pct: float
+    soc_at_departure_pct: float
+    energy_kwh: float
+    cost: float
+    slots: tuple[PlannedSlot, ...]
+    provisional: bool = False
+    """True when any charging slot uses a fallback price."""
+    method: str = "greedy"
+
+    @property
+    def charging_slots(self) -> tuple[PlannedSlot, ...]:
+        return tuple(s for s in self.slots if s.power_kw > 0)
+
+
+class ChargingStatus(enum.StrEnum):
+    """The car's charging state, normalised from CarData's `charging.status` / `hvStatus`."""
+
+    CHARGING = "charging"
+    NOT_CHARGING = "not_charging"
+    FINISHED = "finished"
+    WAITING = "waiting"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleEvent:
+    """One normalised fact about a vehicle, as the CarData stream (or REST) reported it.
+
+    A stream message can carry several descriptors with their own timestamps, so each becomes its
+    own event: staleness is decided per field by `measured_at`, not per message.
+    `field` is one of the names in `VEHICLE_FIELDS`, or `raw:<descriptor>` for descriptors we do
+    not map (kept so nothing is lost).
+    """
+
+    vin: str
+    field: str
+    value: Any
+    measured_at: datetime
+    received_at: datetime
+    unit: str | None = None
+
+
+VEHICLE_FIELDS: tuple[str, ...] = (
+    "soc_pct",
+    "capacity_kwh",
+    "charging_power_kw",
+    "charging_status",
+    "plugged",
+    "target_soc_pct",
+    "range_km",
+    "odometer_km",
+    "latitude",
+    "longitude",
+    "ac_voltage_v",
+    "ac_current_a",
+    "phases",
+)
+"""Normalised vehicle fields; the CLI and the estimator use exactly these names."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """A wallbox meter sample: cumulative energy and, when known, instantaneous power."""
+
+    charger: str
+    measured_at: datetime
+    energy_kwh: float | None = None
+    power_kw: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SocEstimate:
+    """The estimated SoC at `at`, with an honest band around it."""
+
+    vin: str
+    at: datetime
+    soc_pct: float
+    soc_low_pct: float
+    soc_high_pct: float
+
+
+class ChargerState(enum.StrEnum):
+    AVAILABLE = "available"
+    PLUGGED = "plugged"
+    CHARGING = "charging"
+    FAULT = "fault"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerStatus:
+    state: ChargerState
+    power_kw: float | None = None
+    energy_kwh: float | None = None
+    current_limit_a: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)

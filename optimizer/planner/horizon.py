@@ -1,0 +1,102 @@
+"""The planning horizon: the slots between `now` and departure, with price and power cap.
+
+The first slot runs from `now` to the next 15-minute mark, so a plan made at 18:07 never
+schedules energy in the past. A safety buffer adds one more boundary at `departure - buffer`.
+Slots whose price is unknown get the fallback price and are flagged provisional: they are never
+silently treated as known.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from optimizer.model import SLOT, PriceSlot
+
+_SLOT_S = SLOT.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """Parallel lists, one entry per slot; times are epoch seconds for speed."""
+
+    starts: list[float]
+    ends: list[float]
+    hours: list[float]
+    prices: list[float]
+    provisional: list[bool]
+    fallback_price: float | None
+    """The price used for unknown slots, or None when every price is known."""
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def first_after(self, at: float) -> int:
+        """Index of the first slot that starts at or after `at` (len when none)."""
+        for index, start in enumerate(self.starts):
+            if start >= at - 1e-6:
+                return index
+        return len(self.starts)
+
+
+def build_horizon(
+    prices: Sequence[PriceSlot],
+    now: datetime,
+    end: datetime,
+    extra_boundary: datetime | None,
+    unknown_price: float | None,
+) -> Horizon:
+    """Slots covering `[now, end)` on the 15-minute grid.
+
+    `unknown_price=None` prices unknown slots at the highest known price in the horizon (plus a
+    hair, so that a known slot wins a tie): the plan then stays within the known prices whenever
+    they suffice and uses unknown slots only when it must.
+    """
+    t0 = now.timestamp()
+    t1 = end.timestamp()
+    bounds = [t0]
+    mark = (t0 // _SLOT_S + 1) * _SLOT_S
+    while mark < t1 - 1e-6:
+        bounds.append(mark)
+        mark += _SLOT_S
+    bounds.append(t1)
+    if extra_boundary is not None:
+        tb = extra_boundary.timestamp()
+        if t0 < tb < t1 and all(abs(tb - b) > 1e-6 for b in bounds):
+            bounds.append(tb)
+            bounds.sort()
+
+    price_starts = [p.start.timestamp() for p in prices]
+    price_ends = [p.end.timestamp() for p in prices]
+    found: list[float | None] = []
+    for start in bounds[:-1]:
+        index = bisect_right(price_starts, start + 1e-6) - 1
+        if index >= 0 and start < price_ends[index] - 1e-6:
+            found.append(prices[index].price)
+        else:
+            found.append(None)
+
+    known = [p for p in found if p is not None]
+    provisional = [p is None for p in found]
+    fallback: float | None = None
+    if any(provisional):
+        if unknown_price is not None:
+            fallback = unknown_price
+        else:
+            fallback = (max(known) if known else 0.0) + 1e-6
+    resolved = [fallback if p is None else p for p in found]
+    return Horizon(
+        starts=bounds[:-1],
+        ends=bounds[1:],
+        hours=[(b - a) / 3600.0 for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+        prices=[float(p) for p in resolved if p is not None],
+        provisional=provisional,
+        fallback_price=fallback,
+    )
+
+
+def to_datetime(stamp: float, like: datetime) -> datetime:
+    """Epoch seconds back to an aware datetime in the zone of `like`."""
+    return datetime.fromtimestamp(stamp, UTC).astimezone(like.tzinfo)

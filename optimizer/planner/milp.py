@@ -1,0 +1,168 @@
+"""The exact solver for everything the greedy cannot do: HiGHS on a small (MI)LP.
+
+Used for a taper (an LP: the power limit depends on the SoC reached), a minimum power (on/off
+binaries), a minimum run length, a start penalty and the single-block mode (start binaries).
+
+Columns, per slot i: energy e_i; SoC s_i (with a taper, n+1 of them); on u_i; start y_i; then
+overshoot o (energy beyond the need that a minimum power forces) and extra x (opportunistic
+energy). The matrix is assembled column-wise into one `HighsLp`, which is much faster than
+adding rows one by one from Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from optimizer.planner.problem import Problem
+
+_INF = highspy.kHighsInf
+
+
+@dataclass
+class _Lp:
+    """A column-wise LP builder: columns are added with their coefficients in named rows."""
+
+    cost: list[float] = field(default_factory=list)
+    lower: list[float] = field(default_factory=list)
+    upper: list[float] = field(default_factory=list)
+    integer: list[bool] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    entries: list[list[tuple[int, float]]] = field(default_factory=list)
+
+    def row(self, lower: float, upper: float) -> int:
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        return len(self.row_lower) - 1
+
+    def col(self, cost: float, lower: float, upper: float, integer: bool = False) -> int:
+        self.cost.append(cost)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        self.entries.append([])
+        return len(self.cost) - 1
+
+    def put(self, row: int, col: int, value: float) -> None:
+        self.entries[col].append((row, value))
+
+    def solve(self, time_limit_s: float) -> tuple[list[float], str]:
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(self.cost)
+        lp.num_row_ = len(self.row_lower)
+        lp.col_cost_ = np.array(self.cost)
+        lp.col_lower_ = np.array(self.lower)
+        lp.col_upper_ = np.array(self.upper)
+        lp.row_lower_ = np.array(self.row_lower)
+        lp.row_upper_ = np.array(self.row_upper)
+        starts = [0]
+        index: list[int] = []
+        values: list[float] = []
+        for column in self.entries:
+            for row, value in column:
+                index.append(row)
+                values.append(value)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(values)
+        if any(self.integer):
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                for i in self.integer
+            ]
+        solver = highspy.Highs()
+        solver.setOptionValue("output_flag", False)
+        solver.setOptionValue("threads", 1)
+        solver.setOptionValue("time_limit", time_limit_s)
+        solver.setOptionValue("mip_rel_gap", 1e-5)
+        solver.passModel(lp)
+        solver.run()
+        status = solver.getModelStatus()
+        name = solver.modelStatusToString(status)
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+            return [], name
+        values_out = list(solver.getSolution().col_value)
+        if not values_out:
+            return [], name
+        return values_out, name
+
+
+def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float], str]:
+    """Return (energy per slot, HiGHS status); an empty list when HiGHS found no solution."""
+    horizon = problem.horizon
+    n = len(horizon)
+    lp = _Lp()
+    caps = problem.caps()
+    price_span = max((abs(p) for p in horizon.prices), default=0.0)
+    # Overshoot costs more than any slot could save, so it is used only when a minimum
+    # power makes hitting the need exactly impossible.
+    overshoot_cost = 10.0 * (price_span + problem.extra_price_cap + problem.start_penalty + 1.0)
+
+    balance = lp.row(problem.need_kwh, problem.need_kwh)
+    room = lp.row(-_INF, max(problem.full_kwh - problem.need_kwh, 0.0))
+    energy = [lp.col(horizon.prices[i], problem.forced_kwh[i], caps[i]) for i in range(n)]
+    for col in energy:
+        lp.put(balance, col, 1.0)
+    overshoot = lp.col(overshoot_cost, 0.0, _INF)
+    lp.put(balance, overshoot, -1.0)
+    lp.put(room, overshoot, 1.0)
+    extra = lp.col(-problem.extra_price_cap, 0.0, max(problem.extra_kwh, 0.0))
+    lp.put(balance, extra, -1.0)
+    lp.put(room, extra, 1.0)
+
+    if problem.limit.lines:
+        # s_{i+1} = s_i + k e_i, and e_i <= h_i (a + b s_{i+1}) for every taper line.
+        soc = [lp.col(0.0, problem.soc_pct, problem.soc_pct)]
+        for i in range(n):
+            soc.append(lp.col(0.0, 0.0, 100.0))
+            step = lp.row(0.0, 0.0)
+            lp.put(step, soc[i + 1], 1.0)
+            lp.put(step, soc[i], -1.0)
+            lp.put(step, energy[i], -problem.pct_per_kwh)
+            for a, b in problem.limit.lines:
+                line = lp.row(-_INF, horizon.hours[i] * a)
+                lp.put(line, energy[i], 1.0)
+                lp.put(line, soc[i + 1], -horizon.hours[i] * b)
+
+    needs_on = (
+        problem.min_power_kw > 0
+        or problem.min_run_slots > 1
+        or problem.start_penalty > 0
+        or problem.single_block
+    )
+    if needs_on:
+        on = [lp.col(0.0, 0.0, 1.0, integer=True) for _ in range(n)]
+        for i in range(n):
+            upper = lp.row(-_INF, 0.0)  # e_i <= cap_i u_i
+            lp.put(upper, energy[i], 1.0)
+            lp.put(upper, on[i], -caps[i])
+            if problem.min_power_kw > 0:
+                lower = lp.row(0.0, _INF)  # e_i >= p_min h_i u_i
+                lp.put(lower, energy[i], 1.0)
+                lp.put(lower, on[i], -problem.min_power_kw * horizon.hours[i])
+        start = [lp.col(problem.start_penalty, 0.0, 1.0, integer=True) for _ in range(n)]
+        for i in range(n):
+            # y_i >= u_i - u_{i-1}; before the horizon the charger is on if it charges now.
+            edge = lp.row(-1.0 if problem.charging_now and i == 0 else 0.0, _INF)
+            lp.put(edge, start[i], 1.0)
+            lp.put(edge, on[i], -1.0)
+            if i > 0:
+                lp.put(edge, on[i - 1], 1.0)
+            for k in range(i + 1, min(i + problem.min_run_slots, n)):
+                run = lp.row(0.0, _INF)  # a run that starts at i stays on until i + L - 1
+                lp.put(run, on[k], 1.0)
+                lp.put(run, start[i], -1.0)
+        if problem.single_block:
+            block = lp.row(-_INF, 1.0)
+            for col in start:
+                lp.put(block, col, 1.0)
+
+    values, status = lp.solve(time_limit_s)
+    if not values:
+        return [], status
+    return [max(values[col], 0.0) for col in energy], status

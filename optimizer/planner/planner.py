@@ -1,0 +1,274 @@
+"""`plan()`: the cheapest charging that still reaches the target by departure, or an honest no.
+
+Pure: no I/O and no clock; `now` is part of the request. See README.md in this folder for the
+cases and why each one behaves as it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from optimizer.errors import InputError
+from optimizer.model import ChargePlan, PlannedSlot, PriceSlot, TaperPoint, require_aware
+from optimizer.planner.greedy import solve_greedy
+from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
+from optimizer.planner.milp import solve_milp
+from optimizer.planner.problem import Problem
+from optimizer.planner.taper import PowerLimit, power_limit
+
+_TOL_KWH = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What the car and charger are, and what the owner wants."""
+
+    now: datetime
+    departure: datetime
+    soc_pct: float
+    target_soc_pct: float
+    capacity_kwh: float
+    max_power_kw: float
+    prices: Sequence[PriceSlot]
+    min_power_kw: float = 0.0
+    efficiency: float = 0.9
+    taper: tuple[TaperPoint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How to plan; every default reproduces the plain cheapest-slots plan."""
+
+    mode: Literal["cheapest", "block"] = "cheapest"
+    min_run_minutes: int = 0
+    start_penalty: float = 0.0
+    buffer_minutes: int = 0
+    min_soc_pct: float = 0.0
+    opportunistic_limit_soc_pct: float | None = None
+    opportunistic_price_cap: float = 0.0
+    unknown_price: float | None = None
+    charging_now: bool = False
+    time_limit_s: float = field(default=10.0, repr=False)
+
+
+def validate_request(request: PlanRequest) -> None:
+    """Reject inputs no plan can be made from, naming the culprit."""
+    require_aware("now", request.now)
+    require_aware("departure", request.departure)
+    checks = (
+        (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, "a percentage 0..100"),
+        (0.0 <= request.target_soc_pct <= 100.0, "target", request.target_soc_pct,
+         "a percentage 0..100"),
+        (request.capacity_kwh > 0.0, "capacity", request.capacity_kwh, "a positive kWh value"),
+        (request.max_power_kw > 0.0, "max_power", request.max_power_kw, "a positive kW value"),
+        (0.0 <= request.min_power_kw <= request.max_power_kw, "min_power", request.min_power_kw,
+         f"between 0 and max_power ({request.max_power_kw:g} kW)"),
+        (0.0 < request.efficiency <= 1.0, "efficiency", request.efficiency,
+         "a fraction in (0, 1], e.g. 0.9"),
+    )
+    for ok, name, value, expected in checks:
+        if not ok:
+            raise InputError(f"{name}: {value:g} is not valid; use {expected}")
+
+
+def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan:
+    options = options or PlanOptions()
+    validate_request(request)
+    now, departure = request.now, request.departure
+    if departure <= now:
+        reached = request.soc_pct >= request.target_soc_pct
+        return _empty(request, reached, "departure already passed; nothing to plan")
+
+    limit = power_limit(request.max_power_kw, request.taper)
+    pct_per_kwh = request.efficiency * 100.0 / request.capacity_kwh
+    full_kwh = max(0.0, 100.0 - request.soc_pct) / pct_per_kwh
+    need_kwh = max(0.0, request.target_soc_pct - request.soc_pct) / pct_per_kwh
+    extra_kwh = 0.0
+    if options.opportunistic_limit_soc_pct is not None:
+        floor = max(request.soc_pct, request.target_soc_pct)
+        extra_kwh = max(0.0, options.opportunistic_limit_soc_pct - floor) / pct_per_kwh
+    min_kwh = max(0.0, options.min_soc_pct - request.soc_pct) / pct_per_kwh
+    if need_kwh <= _TOL_KWH and min_kwh <= _TOL_KWH and extra_kwh <= _TOL_KWH:
+        return _empty(
+            request, True,
+            f"SoC {request.soc_pct:g}% is already at or above the target "
+            f"{request.target_soc_pct:g}%",
+        )
+
+    deadline = departure - timedelta(minutes=options.buffer_minutes)
+    horizon = build_horizon(
+        request.prices, now, departure, deadline if deadline > now else None,
+        options.unknown_price,
+    )
+    deadline_s = deadline.timestamp()
+    usable_full = len(horizon)
+    usable_buffered = horizon.first_after(deadline_s) if options.buffer_minutes else usable_full
+
+    reason: str | None = None
+    usable = usable_buffered
+    asap = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable_full, need_kwh)
+    if sum(asap[:usable_buffered]) < need_kwh - _TOL_KWH:
+        if sum(asap) < need_kwh - _TOL_KWH:
+            return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh)
+        usable = usable_full
+        reason = (
+            f"the {options.buffer_minutes}-minute safety buffer is partly used: the target "
+            f"cannot be reached earlier"
+        )
+
+    forced = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable, min_kwh)
+    problem = Problem(
+        horizon=_truncate(horizon, usable),
+        forced_kwh=forced[:usable],
+        need_kwh=max(need_kwh, sum(forced[:usable])),
+        extra_kwh=extra_kwh,
+        extra_price_cap=options.opportunistic_price_cap,
+        full_kwh=full_kwh,
+        limit=limit,
+        soc_pct=request.soc_pct,
+        pct_per_kwh=pct_per_kwh,
+        min_power_kw=min(request.min_power_kw, limit.at(request.target_soc_pct)),
+        min_run_slots=-(-options.min_run_minutes // 15) if options.min_run_minutes else 1,
+        start_penalty=options.start_penalty,
+        single_block=options.mode == "block",
+        charging_now=options.charging_now,
+    )
+    if problem.is_linear:
+        energy, method = solve_greedy(problem), "greedy"
+    else:
+        energy, status = solve_milp(problem, options.time_limit_s)
+        method = f"highs ({status})"
+        if not energy:
+            return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh,
+                               f"the solver found no plan ({status})")
+    energy = energy + [0.0] * (len(horizon) - usable)
+    result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
+    if result.provisional and reason is None:
+        count = sum(1 for s in result.charging_slots if s.provisional)
+        result = _replace_reason(
+            result,
+            f"{count} charging slot(s) lie beyond the published prices and use the fallback "
+            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive",
+        )
+    return result
+
+
+def _asap(
+    horizon: Horizon, limit: PowerLimit, soc_pct: float, pct_per_kwh: float, usable: int,
+    wanted_kwh: float,
+) -> list[float]:
+    """Charge at the power limit from now until `wanted_kwh` (or 100 %) is delivered."""
+    energy = [0.0] * len(horizon)
+    soc = soc_pct
+    remaining = wanted_kwh
+    for i in range(usable):
+        if remaining <= _TOL_KWH or soc >= 100.0:
+            break
+        take = min(limit.max_energy(horizon.hours[i], soc, pct_per_kwh), remaining,
+                   (100.0 - soc) / pct_per_kwh)
+        energy[i] = take
+        remaining -= take
+        soc += take * pct_per_kwh
+    return energy
+
+
+def _truncate(horizon: Horizon, usable: int) -> Horizon:
+    if usable == len(horizon):
+        return horizon
+    return Horizon(
+        starts=horizon.starts[:usable],
+        ends=horizon.ends[:usable],
+        hours=horizon.hours[:usable],
+        prices=horizon.prices[:usable],
+        provisional=horizon.provisional[:usable],
+        fallback_price=horizon.fallback_price,
+    )
+
+
+def _infeasible(
+    request: PlanRequest, horizon: Horizon, limit: PowerLimit, pct_per_kwh: float,
+    full_kwh: float, why: str | None = None,
+) -> ChargePlan:
+    energy = _asap(horizon, limit, request.soc_pct, pct_per_kwh, len(horizon), full_kwh)
+    reached = request.soc_pct + sum(energy) * pct_per_kwh
+    reason = why or (
+        f"target {request.target_soc_pct:g}% cannot be reached by departure: charging at full "
+        f"power from now gives {reached:.1f}%"
+    )
+    return _assemble(request, horizon, energy, pct_per_kwh, False, reason, "asap")
+
+
+def _assemble(
+    request: PlanRequest, horizon: Horizon, energy: list[float], pct_per_kwh: float,
+    feasible: bool, reason: str | None, method: str,
+) -> ChargePlan:
+    slots = []
+    soc = request.soc_pct
+    total_energy = 0.0
+    total_cost = 0.0
+    provisional = False
+    for i in range(len(horizon)):
+        e = energy[i] if energy[i] > 1e-9 else 0.0
+        power = e / horizon.hours[i] if horizon.hours[i] > 0 else 0.0
+        if 0.0 < power < request.min_power_kw:  # solver tolerance only; never a real decision
+            power = request.min_power_kw
+            e = power * horizon.hours[i]
+        end_soc = min(100.0, soc + e * pct_per_kwh)
+        slots.append(
+            PlannedSlot(
+                start=to_datetime(horizon.starts[i], request.now),
+                end=to_datetime(horizon.ends[i], request.now),
+                power_kw=power,
+                energy_kwh=e,
+                price=horizon.prices[i],
+                provisional=horizon.provisional[i],
+                soc_start_pct=soc,
+                soc_end_pct=end_soc,
+            )
+        )
+        soc = end_soc
+        total_energy += e
+        total_cost += e * horizon.prices[i]
+        provisional = provisional or (e > 0 and horizon.provisional[i])
+    if feasible and soc < request.target_soc_pct - 1e-6:
+        feasible = False
+        reason = f"the plan reaches only {soc:.1f}% (internal error; please report)"
+    return ChargePlan(
+        feasible=feasible,
+        reason=reason,
+        now=request.now,
+        departure=request.departure,
+        soc_start_pct=request.soc_pct,
+        target_soc_pct=request.target_soc_pct,
+        soc_at_departure_pct=soc,
+        energy_kwh=total_energy,
+        cost=total_cost,
+        slots=tuple(slots),
+        provisional=provisional,
+        method=method,
+    )
+
+
+def _empty(request: PlanRequest, feasible: bool, reason: str) -> ChargePlan:
+    return ChargePlan(
+        feasible=feasible,
+        reason=reason,
+        now=request.now,
+        departure=request.departure,
+        soc_start_pct=request.soc_pct,
+        target_soc_pct=request.target_soc_pct,
+        soc_at_departure_pct=request.soc_pct,
+        energy_kwh=0.0,
+        cost=0.0,
+        slots=(),
+        method="none",
+    )
+
+
+def _replace_reason(result: ChargePlan, reason: str) -> ChargePlan:
+    from dataclasses import replace
+
+    return replace(result, reason=reason)

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Creates .venv and installs the project with its dev tools, only when pyproject.toml changed.
+# Sourced by scripts/run.sh and scripts/test.sh so that a fresh clone needs nothing but
+# Python 3.11+ and git.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+py=${PYTHON:-python3}
+if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "ev-optimizer needs Python 3.11 or newer; '$py' is $("$py" --version 2>&1)." >&2
+    echo "Set PYTHON=/path/to/python3.11 and run again." >&2
+    exit 2
+fi
+[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+stamp="$venv/.installed-$(cksum < "$root/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ]; then
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -e "$root[dev]"
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+fi
