@@ -14,8 +14,14 @@ fi
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 stamp="$venv/.installed-$(cksum < "$root/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ]; then
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e "$root[dev]"
+    echo "Installing ev-optimizer and its dependencies into .venv (first run only) ..." >&2
+    log="$venv/install.log"
+    if ! { "$venv/bin/python" -m pip install --upgrade pip \
+           && "$venv/bin/python" -m pip install -e "$root[dev]"; } > "$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "Installing into .venv failed; the whole log is in $log" >&2
+        exit 1
+    fi
     rm -f "$venv"/.installed-*
     touch "$stamp"
 fi

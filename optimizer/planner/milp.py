@@ -98,22 +98,26 @@ def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float
     n = len(horizon)
     lp = _Lp()
     caps = problem.caps()
-    price_span = max((abs(p) for p in horizon.prices), default=0.0)
-    # Overshoot costs more than any slot could save, so it is used only when a minimum
-    # power makes hitting the need exactly impossible.
-    overshoot_cost = 10.0 * (price_span + problem.extra_price_cap + problem.start_penalty + 1.0)
+    # Overshoot (energy beyond the need that a minimum power or run length forces) is priced
+    # at its slot's real cost plus this, which only makes sure that negative prices never turn
+    # it into a way to earn money; the opportunistic option is the way to charge more.
+    overshoot_cost = max(0.0, -min(horizon.prices, default=0.0)) + 1e-6
 
     balance = lp.row(problem.need_kwh, problem.need_kwh)
-    room = lp.row(-_INF, max(problem.full_kwh - problem.need_kwh, 0.0))
-    energy = [lp.col(horizon.prices[i], problem.forced_kwh[i], caps[i]) for i in range(n)]
+    # A vanishing time preference makes ties deterministic: of equally cheap slots the earlier
+    # one wins, which leaves slack before departure (as in the greedy).
+    energy = [
+        lp.col(horizon.prices[i] + 1e-9 * i, problem.forced_kwh[i], caps[i]) for i in range(n)
+    ]
     for col in energy:
         lp.put(balance, col, 1.0)
+    # Overshoot is not bounded by 100 %: with a minimum power the charger may be on for a
+    # whole slot while the car, once full, takes less; the SoC trajectory is capped at 100 %.
     overshoot = lp.col(overshoot_cost, 0.0, _INF)
     lp.put(balance, overshoot, -1.0)
-    lp.put(room, overshoot, 1.0)
-    extra = lp.col(-problem.extra_price_cap, 0.0, max(problem.extra_kwh, 0.0))
+    extra_room = max(min(problem.extra_kwh, problem.full_kwh - problem.need_kwh), 0.0)
+    extra = lp.col(-problem.extra_price_cap, 0.0, extra_room)
     lp.put(balance, extra, -1.0)
-    lp.put(room, extra, 1.0)
 
     if problem.limit.lines:
         # s_{i+1} = s_i + k e_i, and e_i <= h_i (a + b s_{i+1}) for every taper line.
