@@ -42,7 +42,7 @@ class PriceSlot:
 
 @dataclass(frozen=True, slots=True)
 class TaperPoint:
-    """One point of a charge curve: at `soc_pct` the battery accepts at most `power_kw` (grid side)."""
+    """A charge-curve point: at `soc_pct` the car accepts at most `power_kw` (grid side)."""
 
     soc_pct: float
     power_kw: float

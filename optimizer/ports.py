@@ -29,7 +29,7 @@ class VehicleSource(Protocol):
 
 @runtime_checkable
 class PriceSource(Protocol):
-    """Price slots on the 15-minute grid for `[start, end)`; unknown prices are None, not guessed."""
+    """Price slots on the 15-minute grid for `[start, end)`; unknown prices are None."""
 
     def price_slots(self, start: datetime, end: datetime) -> Sequence[PriceSlot]: ...
 

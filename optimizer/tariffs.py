@@ -136,7 +136,9 @@ def read_price_csv(
     return PriceSeries(tuple(starts), _fill_ends(path, starts, ends), tuple(prices))
 
 
-def _fill_ends(path: Path, starts: list[datetime], ends: list[datetime | None]) -> tuple[datetime, ...]:
+def _fill_ends(
+    path: Path, starts: list[datetime], ends: list[datetime | None]
+) -> tuple[datetime, ...]:
     filled: list[datetime] = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         if end is None:
@@ -326,7 +328,9 @@ class TariffFile(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone such as 'Europe/Berlin'") from None
+            raise ValueError(
+                f"'{value}' is not an IANA time zone such as 'Europe/Berlin'"
+            ) from None
         return value
 
 
@@ -391,7 +395,9 @@ def load_tariff(path: Path) -> Tariff:
         if spec.price is None:
             raise InputError(f"{path}: price: a fixed tariff needs a base price per kWh")
         if spec.spot is not None:
-            raise InputError(f"{path}: spot: a fixed tariff has no spot source; use kind = 'dynamic'")
+            raise InputError(
+                f"{path}: spot: a fixed tariff has no spot source; use kind = 'dynamic'"
+            )
         return Tariff(spec, None)
     if spec.spot is None:
         raise InputError(f"{path}: spot: a dynamic tariff needs a [spot] table with a csv file")

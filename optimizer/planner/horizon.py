@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from optimizer.model import SLOT, PriceSlot
 
@@ -90,7 +91,7 @@ def build_horizon(
     return Horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
-        hours=[(b - a) / 3600.0 for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+        hours=[(b - a) / 3600.0 for a, b in pairwise(bounds)],
         prices=[float(p) for p in resolved if p is not None],
         provisional=provisional,
         fallback_price=fallback,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from optimizer.errors import InputError
 from optimizer.model import TaperPoint
@@ -48,7 +49,7 @@ def power_limit(max_power_kw: float, taper: Sequence[TaperPoint]) -> PowerLimit:
     points = sorted(taper, key=lambda p: p.soc_pct)
     lines: list[tuple[float, float]] = []
     last_slope = 0.0
-    for left, right in zip(points, points[1:], strict=False):
+    for left, right in pairwise(points):
         if right.soc_pct <= left.soc_pct:
             raise InputError(f"taper: two points at SoC {left.soc_pct:g}%; give each SoC once")
         slope = (right.power_kw - left.power_kw) / (right.soc_pct - left.soc_pct)

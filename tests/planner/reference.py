@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -54,7 +55,7 @@ def reference_cost(
 ) -> Reference:
     """min sum(p e) s.t. sum(e) >= need, 0 or p_min*h <= e <= p_max*h, runs >= min_run_slots."""
     bounds = _boundaries(now, departure)
-    hours = np.array([(b - a).total_seconds() / 3600 for a, b in zip(bounds, bounds[1:])])
+    hours = np.array([(b - a).total_seconds() / 3600 for a, b in pairwise(bounds)])
     price = np.array([_price(prices, a) for a in bounds[:-1]])
     n = len(hours)
     binary = min_power_kw > 0 or min_run_slots > 1
