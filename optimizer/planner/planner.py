@@ -20,6 +20,9 @@ from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
 
 _TOL_KWH = 1e-6
+MIN_AC_POWER_KW = 1.38
+"""6 A on one phase at 230 V: the least an AC charger can deliver (IEC 61851). A run or a block
+needs a real power floor, or "on at 0 kW" would satisfy it without charging."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,10 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         )
 
     forced = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable, min_kwh)
+    min_run_slots = -(-options.min_run_minutes // 15) if options.min_run_minutes else 1
+    min_power_kw = request.min_power_kw
+    if min_run_slots > 1 or options.start_penalty > 0 or options.mode == "block":
+        min_power_kw = max(min_power_kw, MIN_AC_POWER_KW)
     problem = Problem(
         horizon=_truncate(horizon, usable),
         forced_kwh=forced[:usable],
@@ -130,8 +137,8 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         limit=limit,
         soc_pct=request.soc_pct,
         pct_per_kwh=pct_per_kwh,
-        min_power_kw=min(request.min_power_kw, limit.at(request.target_soc_pct)),
-        min_run_slots=-(-options.min_run_minutes // 15) if options.min_run_minutes else 1,
+        min_power_kw=min(min_power_kw, limit.at(request.target_soc_pct)),
+        min_run_slots=min_run_slots,
         start_penalty=options.start_penalty,
         single_block=options.mode == "block",
         charging_now=options.charging_now,

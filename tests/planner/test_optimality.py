@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.planner import PlanOptions, PlanRequest, plan
+from optimizer.planner.planner import MIN_AC_POWER_KW
 from optimizer.tariffs import PriceSeries, load_tariff, series_slots
 from tests.planner.conftest import REPO, slots
 from tests.planner.reference import reference_cost
@@ -99,8 +100,12 @@ def test_min_power_and_min_run_match_milp_optimum(
     request = _request(parts, min_power=float(parts["max_power"]) * min_share)  # type: ignore[arg-type]
     result = plan(request, PlanOptions(min_run_minutes=15 * run_slots))
     need = _need(request)
+    # A run needs a real power floor: at least an AC charger's 1.38 kW (see planner.py).
+    floor = request.min_power_kw
+    if run_slots > 1:
+        floor = min(request.max_power_kw, max(floor, MIN_AC_POWER_KW))
     ref = reference_cost(request.prices, request.now, request.departure, need,
-                         request.max_power_kw, request.min_power_kw, run_slots)
+                         request.max_power_kw, floor, run_slots)
     if not ref.feasible:
         assert not result.feasible
         return
@@ -108,7 +113,7 @@ def test_min_power_and_min_run_match_milp_optimum(
     assert result.soc_at_departure_pct >= request.target_soc_pct - 1e-6
     _assert_close(result.cost, ref.cost, 0.01)
     for slot in result.charging_slots:
-        assert request.min_power_kw - 1e-6 <= slot.power_kw <= request.max_power_kw + 1e-6
+        assert floor - 1e-6 <= slot.power_kw <= request.max_power_kw + 1e-6
 
 
 def _real_windows(series: PriceSeries, count: int, seed: int) -> list[PlanRequest]:
