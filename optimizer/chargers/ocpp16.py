@@ -1,0 +1,226 @@
+"""OCPP 1.6J: one `ChargePoint` per connected station, central-system side."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ocpp.v16 import ChargePoint, call, call_result, datatypes, enums
+
+from optimizer.chargers.limits import CurrentPeriod
+from optimizer.chargers.ocpp_common import (
+    LIVE_PROFILE_ID,
+    PLAN_PROFILE_ID,
+    STATUS_16,
+    CompositeSchedule,
+    SessionEvents,
+    after,
+    checked_call,
+    iso_utc,
+    on,
+    parse_meter_values,
+    parse_time,
+)
+from optimizer.model import ChargerState, MeterReading
+from optimizer.ports import Clock
+
+_transaction_ids = itertools.count(1)
+"""1.6 transaction ids are integers the central system hands out; unique per process."""
+
+
+class Session16(ChargePoint):  # type: ignore[misc]
+    limit_decimals: int | None = 1
+
+    def __init__(
+        self,
+        station_id: str,
+        connection: Any,
+        *,
+        events: SessionEvents,
+        clock: Clock,
+        connector_id: int,
+        phases: int,
+        id_tag: str,
+        heartbeat_s: int,
+        response_timeout_s: float,
+    ) -> None:
+        super().__init__(station_id, connection, response_timeout=response_timeout_s)
+        self._events = events
+        self._clock = clock
+        self._connector_id = connector_id
+        self._phases = phases
+        self._id_tag = id_tag
+        self._heartbeat_s = heartbeat_s
+
+    async def _call(self, payload: Any) -> Any:
+        return await checked_call(self, payload)
+
+    # -- requests from the station -------------------------------------------------------
+
+    @on(enums.Action.boot_notification)
+    def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
+        self._events.booted(charge_point_vendor, charge_point_model)
+        return call_result.BootNotification(
+            current_time=iso_utc(self._clock.now()),
+            interval=self._heartbeat_s,
+            status=enums.RegistrationStatus.accepted,
+        )
+
+    @after(enums.Action.boot_notification)
+    def after_boot(self, **_: Any) -> None:
+        self._events.session_ready(self)
+
+    @on(enums.Action.heartbeat)
+    def on_heartbeat(self, **_: Any) -> Any:
+        return call_result.Heartbeat(current_time=iso_utc(self._clock.now()))
+
+    @after(enums.Action.heartbeat)
+    def after_heartbeat(self, **_: Any) -> None:
+        # A station that reconnects after a network glitch need not boot again.
+        self._events.session_ready(self)
+
+    @on(enums.Action.authorize)
+    def on_authorize(self, id_tag: str, **_: Any) -> Any:
+        return call_result.Authorize(id_tag_info={"status": enums.AuthorizationStatus.accepted})
+
+    @on(enums.Action.status_notification)
+    def on_status(self, connector_id: int, error_code: str, status: str, **_: Any) -> Any:
+        if connector_id == self._connector_id or (connector_id == 0 and status == "Faulted"):
+            state = STATUS_16.get(status, ChargerState.UNKNOWN)
+            self._events.status_changed(state, {"status": status, "error_code": error_code})
+        return call_result.StatusNotification()
+
+    @after(enums.Action.status_notification)
+    def after_status(self, **_: Any) -> None:
+        self._events.session_ready(self)
+
+    @on(enums.Action.meter_values)
+    def on_meter_values(self, connector_id: int, meter_value: list[Any], **_: Any) -> Any:
+        if connector_id in (0, self._connector_id):
+            self._events.meter(parse_meter_values(self.id, meter_value, self._clock.now()))
+        return call_result.MeterValues()
+
+    @on(enums.Action.start_transaction)
+    def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
+    ) -> Any:
+        transaction_id = next(_transaction_ids)
+        if connector_id == self._connector_id:
+            self._energy(meter_start, timestamp)
+            self._events.transaction_changed(str(transaction_id))
+        return call_result.StartTransaction(
+            transaction_id=transaction_id,
+            id_tag_info={"status": enums.AuthorizationStatus.accepted},
+        )
+
+    @on(enums.Action.stop_transaction)
+    def on_stop_transaction(
+        self, meter_stop: int, timestamp: str, transaction_id: int, **_: Any
+    ) -> Any:
+        self._energy(meter_stop, timestamp)
+        self._events.transaction_changed(None)
+        return call_result.StopTransaction()
+
+    def _energy(self, meter_wh: int, timestamp: str) -> None:
+        at = parse_time(timestamp, self._clock.now())
+        self._events.meter([MeterReading(self.id, at, energy_kwh=meter_wh / 1000.0)])
+
+    # -- requests to the station ---------------------------------------------------------
+
+    def _schedule(
+        self, periods: Sequence[CurrentPeriod], start: datetime, end: datetime
+    ) -> datatypes.ChargingSchedule:
+        return datatypes.ChargingSchedule(
+            charging_rate_unit=enums.ChargingRateUnitType.amps,
+            charging_schedule_period=[
+                datatypes.ChargingSchedulePeriod(
+                    start_period=int((p.start - start).total_seconds()),
+                    limit=round(p.current_a, 1),
+                    number_phases=self._phases,
+                )
+                for p in periods
+            ],
+            duration=int((end - start).total_seconds()),
+            start_schedule=iso_utc(start),
+        )
+
+    async def set_default_profile(
+        self, periods: Sequence[CurrentPeriod], valid_to: datetime
+    ) -> bool:
+        start = periods[0].start
+        profile = datatypes.ChargingProfile(
+            charging_profile_id=PLAN_PROFILE_ID,
+            stack_level=0,
+            charging_profile_purpose=enums.ChargingProfilePurposeType.tx_default_profile,
+            charging_profile_kind=enums.ChargingProfileKindType.absolute,
+            charging_schedule=self._schedule(periods, start, valid_to),
+            valid_to=iso_utc(valid_to),
+        )
+        result = await self._call(
+            call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile)
+        )
+        return bool(result.status == enums.ChargingProfileStatus.accepted)
+
+    def _live_profile(self, current_a: float, transaction_id: int | None) -> Any:
+        return datatypes.ChargingProfile(
+            charging_profile_id=LIVE_PROFILE_ID,
+            stack_level=1,
+            charging_profile_purpose=enums.ChargingProfilePurposeType.tx_profile,
+            charging_profile_kind=enums.ChargingProfileKindType.relative,
+            transaction_id=transaction_id,
+            charging_schedule=datatypes.ChargingSchedule(
+                charging_rate_unit=enums.ChargingRateUnitType.amps,
+                charging_schedule_period=[
+                    datatypes.ChargingSchedulePeriod(
+                        start_period=0, limit=round(current_a, 1), number_phases=self._phases
+                    )
+                ],
+            ),
+        )
+
+    async def set_live_limit(self, current_a: float, transaction_id: str) -> bool:
+        result = await self._call(
+            call.SetChargingProfile(
+                connector_id=self._connector_id,
+                cs_charging_profiles=self._live_profile(current_a, int(transaction_id)),
+            )
+        )
+        return bool(result.status == enums.ChargingProfileStatus.accepted)
+
+    async def composite_schedule(self, duration_s: int) -> CompositeSchedule | None:
+        result = await self._call(
+            call.GetCompositeSchedule(
+                connector_id=self._connector_id,
+                duration=duration_s,
+                charging_rate_unit=enums.ChargingRateUnitType.amps,
+            )
+        )
+        if result.status != enums.GetCompositeScheduleStatus.accepted:
+            return None
+        schedule = result.charging_schedule or {}
+        start = parse_time(result.schedule_start or schedule.get("start_schedule"),
+                           self._clock.now())
+        return CompositeSchedule(
+            start=start,
+            duration_s=int(schedule.get("duration") or duration_s),
+            periods=tuple(
+                (int(p["start_period"]), float(p["limit"]))
+                for p in schedule.get("charging_schedule_period", ())
+            ),
+        )
+
+    async def remote_start(self, current_a: float | None) -> bool:
+        profile = None if current_a is None else self._live_profile(current_a, None)
+        result = await self._call(
+            call.RemoteStartTransaction(
+                id_tag=self._id_tag, connector_id=self._connector_id, charging_profile=profile
+            )
+        )
+        return bool(result.status == enums.RemoteStartStopStatus.accepted)
+
+    async def remote_stop(self, transaction_id: str) -> bool:
+        result = await self._call(call.RemoteStopTransaction(transaction_id=int(transaction_id)))
+        return bool(result.status == enums.RemoteStartStopStatus.accepted)
+

@@ -1,0 +1,193 @@
+"""Version-neutral OCPP pieces: the session interface both protocol versions implement, the
+callbacks they report to, and the parsing of status and meter payloads (data tables, not
+if-chains, so a new status string is one line)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar, cast
+
+from ocpp import routing
+from ocpp.exceptions import OCPPError
+
+from optimizer.chargers.errors import ChargerError
+from optimizer.chargers.limits import CurrentPeriod
+from optimizer.model import ChargerState, MeterReading
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def on(action: str) -> Callable[[_Handler], _Handler]:
+    """`ocpp.routing.on` with types, so handlers stay type-checked under mypy --strict."""
+    return cast(Callable[[_Handler], _Handler], routing.on(action))
+
+
+def after(action: str) -> Callable[[_Handler], _Handler]:
+    """`ocpp.routing.after` with types."""
+    return cast(Callable[[_Handler], _Handler], routing.after(action))
+
+
+PLAN_PROFILE_ID = 1
+"""Our TxDefaultProfile carrying the plan; re-sent with the same id so it replaces itself."""
+LIVE_PROFILE_ID = 2
+"""The TxProfile used for live limits (fallback, manual `set`); above the plan in the stack."""
+
+STATUS_16: Mapping[str, ChargerState] = {
+    "Available": ChargerState.AVAILABLE,
+    "Preparing": ChargerState.PLUGGED,
+    "Charging": ChargerState.CHARGING,
+    "SuspendedEV": ChargerState.PLUGGED,
+    "SuspendedEVSE": ChargerState.PLUGGED,
+    "Finishing": ChargerState.PLUGGED,
+    "Reserved": ChargerState.AVAILABLE,
+    "Unavailable": ChargerState.UNKNOWN,
+    "Faulted": ChargerState.FAULT,
+}
+"""OCPP 1.6 ChargePointStatus -> our state."""
+
+CONNECTOR_STATUS_201: Mapping[str, ChargerState] = {
+    "Available": ChargerState.AVAILABLE,
+    "Occupied": ChargerState.PLUGGED,
+    "Reserved": ChargerState.AVAILABLE,
+    "Unavailable": ChargerState.UNKNOWN,
+    "Faulted": ChargerState.FAULT,
+}
+"""OCPP 2.0.1 ConnectorStatusEnumType -> our state (charging comes from TransactionEvent)."""
+
+CHARGING_STATE_201: Mapping[str, ChargerState] = {
+    "Charging": ChargerState.CHARGING,
+    "EVConnected": ChargerState.PLUGGED,
+    "SuspendedEV": ChargerState.PLUGGED,
+    "SuspendedEVSE": ChargerState.PLUGGED,
+    "Idle": ChargerState.AVAILABLE,
+}
+"""OCPP 2.0.1 transactionInfo.chargingState -> our state."""
+
+_ENERGY = "Energy.Active.Import.Register"
+_POWER = "Power.Active.Import"
+_TO_KILO: Mapping[str, float] = {"Wh": 0.001, "kWh": 1.0, "W": 0.001, "kW": 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    """What a station reports it will do: `(offset_s, limit_a)` periods from `start`."""
+
+    start: datetime
+    duration_s: int
+    periods: tuple[tuple[int, float], ...]
+
+    def limit_at(self, at: datetime) -> float | None:
+        offset_s = (at - self.start).total_seconds()
+        if not 0 <= offset_s < self.duration_s:
+            return None
+        found: float | None = None
+        for start_s, limit_a in self.periods:
+            if start_s <= offset_s:
+                found = limit_a
+        return found
+
+
+class SessionEvents(Protocol):
+    """What a connected station reports; implemented by `OcppCharger`."""
+
+    def session_ready(self, session: OcppSession) -> None: ...
+
+    def booted(self, vendor: str, model: str) -> None: ...
+
+    def status_changed(self, state: ChargerState, details: Mapping[str, Any]) -> None: ...
+
+    def transaction_changed(self, transaction_id: str | None) -> None: ...
+
+    def meter(self, readings: Sequence[MeterReading]) -> None: ...
+
+
+class OcppSession(Protocol):
+    """One live connection to a station, whatever its OCPP version."""
+
+    limit_decimals: int | None
+    """Decimals a limit may have on the wire (1.6: one, because of its `multipleOf 0.1`)."""
+
+    async def set_default_profile(
+        self, periods: Sequence[CurrentPeriod], valid_to: datetime
+    ) -> bool: ...
+
+    async def set_live_limit(self, current_a: float, transaction_id: str) -> bool: ...
+
+    async def composite_schedule(self, duration_s: int) -> CompositeSchedule | None: ...
+
+    async def remote_start(self, current_a: float | None) -> bool: ...
+
+    async def remote_stop(self, transaction_id: str) -> bool: ...
+
+
+def iso_utc(at: datetime) -> str:
+    """OCPP timestamps: UTC with a `Z`, whole seconds."""
+    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str | None, default: datetime) -> datetime:
+    if not text:
+        return default
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _unit(sample: Mapping[str, Any]) -> tuple[str, float]:
+    """(unit, multiplier) of a sampled value; 1.6 has `unit`, 2.0.1 `unit_of_measure`."""
+    measure = sample.get("unit_of_measure")
+    if isinstance(measure, Mapping):
+        return str(measure.get("unit", "Wh")), 10.0 ** int(measure.get("multiplier", 0))
+    return str(sample.get("unit", "Wh")), 1.0
+
+
+def parse_meter_values(
+    charger: str, meter_value: Sequence[Mapping[str, Any]], received_at: datetime
+) -> list[MeterReading]:
+    """Totals (no `phase`) of active import energy and power, one reading per timestamp.
+
+    Per-phase samples and other measurands are ignored: the estimator needs what went into the
+    car in total. A measurand-less sample is energy, as the OCPP default says.
+    """
+    readings: list[MeterReading] = []
+    for entry in meter_value:
+        energy_kwh: float | None = None
+        power_kw: float | None = None
+        for sample in entry.get("sampled_value", ()):
+            if sample.get("phase"):
+                continue
+            measurand = sample.get("measurand", _ENERGY)
+            unit, multiplier = _unit(sample)
+            scale = _TO_KILO.get(unit)
+            if scale is None:
+                continue
+            value = float(sample["value"]) * multiplier * scale
+            if measurand == _ENERGY:
+                energy_kwh = value
+            elif measurand == _POWER:
+                power_kw = value
+        if energy_kwh is None and power_kw is None:
+            continue
+        readings.append(
+            MeterReading(
+                charger=charger,
+                measured_at=parse_time(entry.get("timestamp"), received_at),
+                energy_kwh=energy_kwh,
+                power_kw=power_kw,
+            )
+        )
+    return readings
+
+
+async def checked_call(station: Any, payload: Any) -> Any:
+    """Send a request; a CALLERROR or a timeout raises `ChargerError` (never a silent None)."""
+    action = type(payload).__name__
+    try:
+        return await station.call(payload, suppress=False)
+    except OCPPError as exc:
+        raise ChargerError(
+            f"station '{station.id}' answered {action} with an error: {exc}"
+        ) from exc
+    except TimeoutError as exc:
+        raise ChargerError(f"station '{station.id}' did not answer {action} in time") from exc
