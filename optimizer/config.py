@@ -190,6 +190,8 @@ class Config(_Section):
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad dict key; the key itself is named
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
