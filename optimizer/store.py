@@ -1,0 +1,89 @@
+"""`SqliteStore`: the `Store` port as named JSON documents in one SQLite file on disk.
+
+Small state (what the SoC estimator learned per vehicle, a quota ledger, the last plan) must
+survive restarts, and a half-written file must never replace a good one. SQLite gives atomic
+commits and a single file without running a server; each document is one row, so writers of
+different keys never clobber each other. Values are stored as JSON text so the file stays
+readable with the `sqlite3` shell.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from optimizer.errors import InputError
+from optimizer.model import require_aware
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT
+)
+"""
+
+
+class StoreError(InputError):
+    """The store file cannot be opened or holds something that is not our JSON."""
+
+
+class SqliteStore:
+    """Load and save named JSON documents in an SQLite file (created on first use)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit off (the default): each save is its own transaction, committed at once
+            self._db = sqlite3.connect(self.path)
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.path}: cannot open as SQLite ({exc})") from None
+
+    def load(self, key: str) -> object | None:
+        """The document saved under `key`, or None if there is none."""
+        row = self._db.execute("SELECT value FROM documents WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except ValueError as exc:
+            raise StoreError(f"store {self.path}: document {key!r} is not valid JSON ({exc})"
+                             ) from None
+
+    def save(self, key: str, value: object, now: datetime | None = None) -> None:
+        """Replace the document under `key` atomically; `now` (if given) is kept for humans."""
+        if now is not None:
+            require_aware("now", now)
+        try:
+            text = json.dumps(value, allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"store: document {key!r} cannot be saved as JSON ({exc})") from None
+        with self._db:  # one transaction: commit on success, roll back on error
+            self._db.execute(
+                "INSERT INTO documents (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (key, text, now.isoformat() if now is not None else None),
+            )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """The keys saved so far that start with `prefix`, sorted."""
+        rows = self._db.execute(
+            "SELECT key FROM documents WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
