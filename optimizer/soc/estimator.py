@@ -71,10 +71,15 @@ class _Cursor:
     active: bool = False
     plugged: bool | None = None
     kind: str = "ac"
+    peak_kw: float = 0.0
+    """The most power seen in this charge: samples well below it show the car's taper."""
     saw_power: bool = False
     saw_active: bool = False
     unknown_s: float = 0.0
     """Seconds charging without any power report: the car-side energy is incomplete."""
+    backfill_s: float = 0.0
+    """Of those, the seconds since the charge started and before its first power report: the
+    first report is taken to have held since the start (the car ramps up in seconds)."""
     history: list[tuple[float, float]] = field(default_factory=list)
     """(t, energy_kwh) at every breakpoint, to look up energy at a past time."""
 
@@ -160,7 +165,10 @@ class SocEstimator:
         """A large drop while the car stayed plugged in and charging is a glitch, unless a
         second report confirms it."""
         assert self._soc is not None
-        if soc >= self._soc - self.settings.max_soc_drop_while_charging_pct:
+        expected = self._soc
+        if self._capacity is not None:
+            expected = self._soc_from(self._car_energy(t)[0], self._cursor.kind, "car")
+        if soc >= expected - self.settings.max_soc_drop_while_charging_pct:
             return False
         if self._soc_pending is not None and abs(self._soc_pending[0] - soc) <= 3.0:
             return False
@@ -254,6 +262,10 @@ class SocEstimator:
 
     def _apply(self, cursor: _Cursor, series: int, t: float, value: float, learn: bool) -> None:
         if series == _POWER:
+            if cursor.backfill_s > 0 and value > 0 and self._soc is not None:
+                cursor.energy_kwh += value * cursor.backfill_s / 3600.0
+                cursor.unknown_s -= cursor.backfill_s
+            cursor.backfill_s = 0.0
             cursor.power_kw, cursor.power_t = value, t
             cursor.energy_at_power_kwh = cursor.energy_kwh
             cursor.power_soc_pct = self._soc_from(cursor.energy_kwh, cursor.kind, "car")
@@ -261,13 +273,17 @@ class SocEstimator:
                 cursor.saw_power = True
                 cursor.kind = charge_kind(value)
                 if learn and cursor.active and cursor.plugged is not False:
-                    self.learned.taper_for(cursor.kind).add(cursor.power_soc_pct, value)
+                    self.learned.learn_taper(cursor.kind, cursor.power_soc_pct, value,
+                                             cursor.peak_kw)
+                cursor.peak_kw = max(cursor.peak_kw, value)
         elif series == _ACTIVE:
             starting = value == 1.0 and not cursor.active
             cursor.active = value == 1.0
             cursor.saw_active = cursor.saw_active or cursor.active
             if starting and cursor.power_t < t:
                 cursor.power_kw = None  # a power value from before this charge means nothing
+                cursor.backfill_s = 0.0
+                cursor.peak_kw = 0.0
         else:
             cursor.plugged = value == 1.0
             if not cursor.plugged:
@@ -278,6 +294,7 @@ class SocEstimator:
             if cursor.t > -math.inf:
                 cursor.energy_kwh, unknown = self._integrate(cursor, cursor.t, t)
                 cursor.unknown_s += unknown
+                cursor.backfill_s += unknown
             cursor.t = t
             cursor.history.append((t, cursor.energy_kwh))
 
@@ -303,15 +320,16 @@ class SocEstimator:
             return energy
         pct_per_kwh = self._pct_per_kwh(kind, source)
         anchor = self._soc
-        learned = self.learned
-        p_now = learned.power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc)
+        power_at = self.learned.power_at
+        capacity = self._capacity
+        p_now = power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc, capacity)
         linear_end = energy + p_now * (t1 - t0) / 3600.0
         end_soc = anchor + linear_end * pct_per_kwh
-        if p_now == power_kw and learned.power_at(kind, end_soc, power_kw, ref_soc) == power_kw:
+        if p_now == power_kw and power_at(kind, end_soc, power_kw, ref_soc, capacity) == power_kw:
             return linear_end  # flat part of the curve: no stepping needed
         t = t0
         while t < t1:
-            p = learned.power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc)
+            p = power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc, capacity)
             if p <= 0:
                 break
             dt = min(t1 - t, max(20.0, 3600.0 * 0.5 / (p * pct_per_kwh)))  # ≤ 0.5 % per step
@@ -500,4 +518,5 @@ class SocEstimator:
     def power_available_kw(self, soc_pct: float, max_power_kw: float, kind: str = "ac"
                            ) -> float:
         """Grid-side power the car will take at `soc_pct` from a charger of `max_power_kw`."""
-        return self.learned.power_available_kw(kind, soc_pct, max_power_kw)
+        capacity = self._capacity if self._capacity is not None else 0.0
+        return self.learned.power_available_kw(kind, soc_pct, max_power_kw, capacity)

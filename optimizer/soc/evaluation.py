@@ -136,8 +136,8 @@ def evaluate(trace: Trace, settings: EstimatorSettings | None = None
     return report
 
 
-def run_harness(data_dir: Path = DATA_DIR, sessions_per_car: int = 10, seeds: tuple[int, ...]
-                = (1,)) -> dict[str, dict[str, Scores]]:
+def run_harness(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seeds: tuple[int, ...]
+                = (1, 2, 3)) -> dict[str, dict[str, Scores]]:
     """Evaluate over several independently simulated fleets (one per seed), pooled."""
     pooled: dict[str, dict[str, list[Scores]]] = {}
     for seed in seeds:

@@ -44,16 +44,25 @@ DC_MIN_POWER_KW = 23.0
 """Above the largest AC power (22 kW, three phases at 32 A) a charge can only be DC."""
 
 TAPER_BIN_PCT = 2.0
-TAPER_DECAY = 0.3
-"""The taper envelope jumps up to a new maximum at once and decays 30 % of the way towards a
-lower observation: a charger-limited session must not erase what the car can take."""
+TAPER_RATE = 0.3
+"""Each new car-limited sample moves its bin 30 % of the way: the limit varies with battery
+temperature, one cold session must not define it."""
 
-PRIOR_TAPER: dict[str, tuple[tuple[float, float], ...]] = {
-    # relative power vs SoC: AC onboard chargers hold their power until close to full; DC
-    # charge curves (reference iX1 IONITY sessions, Open EV Data i3/iX3) fall from ~50 %.
-    "ac": ((0.0, 1.0), (90.0, 1.0), (100.0, 0.35)),
-    "dc": ((0.0, 1.0), (50.0, 1.0), (80.0, 0.55), (100.0, 0.12)),
-}
+CAR_LIMITED_SHARE = 0.9
+"""A sample below 90 % of the charge's peak power shows the car's own limit (its taper) rather
+than the charger's."""
+
+AC_TAPER_FROM_PCT = 80.0
+"""Onboard AC chargers only taper near full; a drop at lower SoC is the wallbox or the grid
+(the real iX1 22 kW session that fell to 11 kW at 50 %), which must not be learned as taper."""
+
+PRIOR_AC_SHAPE = ((0.0, 1.0), (90.0, 1.0), (100.0, 0.35))
+"""AC: relative to the power the car took; flat until close to full."""
+
+PRIOR_DC_C_RATE = ((0.0, 1.6), (50.0, 1.6), (80.0, 0.8), (100.0, 0.15))
+"""DC: kW per kWh of capacity (C-rate). The reference curves (iX1 IONITY sessions ~2 C to
+50 % and ~1 C at 75 %, i3/iX3 ~1-1.3 C) scale with battery size; the prior is scaled up when
+the car takes more than it says."""
 
 
 def charge_kind(power_kw: float) -> str:
@@ -115,19 +124,16 @@ class EfficiencyStats:
 
 @dataclass(slots=True)
 class TaperStats:
-    """The most power the car took at each SoC (2 % bins), an envelope over recent charges."""
+    """The car's own power limit (grid side) at each SoC (2 % bins), from car-limited samples."""
 
     bins: dict[int, float] = field(default_factory=dict)
 
     def add(self, soc_pct: float, power_kw: float) -> None:
         if power_kw <= 0 or not 0.0 <= soc_pct <= 100.0:
             return
-        key = int(soc_pct // TAPER_BIN_PCT)
+        key = int(min(soc_pct, 99.999) // TAPER_BIN_PCT)
         held = self.bins.get(key)
-        if held is None or power_kw >= held:
-            self.bins[key] = power_kw
-        else:
-            self.bins[key] = held + TAPER_DECAY * (power_kw - held)
+        self.bins[key] = power_kw if held is None else held + TAPER_RATE * (power_kw - held)
 
     def limit_kw(self, soc_pct: float) -> float | None:
         """The learned limit at `soc_pct`, or None where nothing near it was seen."""
@@ -170,35 +176,50 @@ class LearnedVehicle:
             held = self.taper[kind] = TaperStats()
         return held
 
-    def power_at(self, kind: str, soc_pct: float, ref_power_kw: float, ref_soc_pct: float
-                 ) -> float:
+    def learn_taper(self, kind: str, soc_pct: float, power_kw: float, peak_kw: float) -> None:
+        """Keep a power sample as taper if the car, not the charger, limited it."""
+        if power_kw >= CAR_LIMITED_SHARE * peak_kw:
+            return
+        if kind == "ac" and soc_pct < AC_TAPER_FROM_PCT:
+            return
+        self.taper_for(kind).add(soc_pct, power_kw)
+
+    def _prior_kw(self, kind: str, soc_pct: float, capacity_kwh: float) -> float:
+        if kind == "ac":
+            return interpolate(PRIOR_AC_SHAPE, soc_pct)  # relative: only ratios are used
+        return capacity_kwh * interpolate(PRIOR_DC_C_RATE, soc_pct)
+
+    def power_at(self, kind: str, soc_pct: float, ref_power_kw: float, ref_soc_pct: float,
+                 capacity_kwh: float) -> float:
         """Power the car takes at `soc_pct`, given it took `ref_power_kw` at `ref_soc_pct`.
 
-        Never more than the reference (the charger or the car limited it there). Where the
-        envelope was learned at both SoCs it scales it; otherwise the prior shape does.
-        """
-        taper = self.taper.get(kind)
-        if taper is not None:
-            here = taper.limit_kw(soc_pct)
-            there = taper.limit_kw(ref_soc_pct)
-            if here is not None and there is not None and there > 0:
-                return min(ref_power_kw, here * max(1.0, ref_power_kw / there))
-        shape = PRIOR_TAPER[kind]
-        ratio = interpolate(shape, soc_pct) / interpolate(shape, ref_soc_pct)
-        return ref_power_kw * min(1.0, ratio)
-
-    def power_available_kw(self, kind: str, soc_pct: float, max_power_kw: float) -> float:
-        """For the planner: what a charger of `max_power_kw` can put in at `soc_pct`.
-
-        A learned bin below the car's learned peak is the car's own taper and limits any
-        charger; at the peak the charger was the limit, so only the prior shape applies.
+        Never more than the reference (the charger or the car limited it there). A learned
+        limit at `soc_pct` caps it (scaled if the car took more than learned at the
+        reference); otherwise the prior curve does, scaled the same way.
         """
         taper = self.taper.get(kind)
         if taper is not None and taper.bins:
-            learned = taper.limit_kw(soc_pct)
-            if learned is not None and learned < 0.98 * max(taper.bins.values()):
-                return min(max_power_kw, learned)
-        return max_power_kw * interpolate(PRIOR_TAPER[kind], soc_pct)
+            here = taper.limit_kw(soc_pct)
+            if here is not None:
+                there = taper.limit_kw(ref_soc_pct)
+                scale = max(1.0, ref_power_kw / there) if there else 1.0
+                return min(ref_power_kw, here * scale)
+        here = self._prior_kw(kind, soc_pct, capacity_kwh)
+        there = self._prior_kw(kind, ref_soc_pct, capacity_kwh)
+        if kind == "ac":
+            return ref_power_kw * min(1.0, here / there)
+        return min(ref_power_kw, here * max(1.0, ref_power_kw / there))
+
+    def power_available_kw(self, kind: str, soc_pct: float, max_power_kw: float,
+                           capacity_kwh: float) -> float:
+        """For the planner: what a charger of `max_power_kw` can put in at `soc_pct`."""
+        taper = self.taper.get(kind)
+        learned = taper.limit_kw(soc_pct) if taper is not None else None
+        if learned is not None:
+            return min(max_power_kw, learned)
+        if kind == "ac":
+            return max_power_kw * interpolate(PRIOR_AC_SHAPE, soc_pct)
+        return min(max_power_kw, self._prior_kw(kind, soc_pct, capacity_kwh))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,6 +250,6 @@ class LearnedVehicle:
             stats.rejected = int(raw.get("rejected", 0))
             learned.efficiency[str(key)] = stats
         for kind, bins in dict(data.get("taper", {})).items():
-            if kind in PRIOR_TAPER:
+            if kind in PRIOR_EFFICIENCY:
                 learned.taper[kind] = TaperStats({int(k): float(v) for k, v in bins.items()})
         return learned

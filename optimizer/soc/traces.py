@@ -27,7 +27,7 @@ import csv
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -349,6 +349,17 @@ def _simulate_session(car: Car, plan: _Plan, max_energy: float, emit: _Emitter,
                    np.array([*flags, False]), grid_energy, plan.soc_start, soc)
 
 
+def _individual(car: Car, rng: np.random.Generator) -> Car:
+    """The same model, a different car: its own efficiency, power sensor and true capacity."""
+    return replace(
+        car,
+        capacity_kwh=car.max_energy_kwh * float(rng.uniform(0.99, 1.03)),
+        efficiency_ac=car.efficiency_ac + float(rng.uniform(-0.025, 0.025)),
+        efficiency_dc=car.efficiency_dc + float(rng.uniform(-0.015, 0.015)),
+        power_report_bias=float(rng.uniform(0.98, 1.025)),
+    )
+
+
 def _template_at(template: list[tuple[float, float]], elapsed: float) -> float:
     i = 0
     for j, (start, _) in enumerate(template):
@@ -357,11 +368,11 @@ def _template_at(template: list[tuple[float, float]], elapsed: float) -> float:
     return template[i][1]
 
 
-def build_trace(data_dir: Path = DATA_DIR, sessions_per_car: int = 10, seed: int = 1,
+def build_trace(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seed: int = 1,
                 start: datetime = datetime(2025, 3, 3, tzinfo=UTC)) -> Trace:
     """Several weeks of charging for the fleet, all VINs in one stream."""
     rng = np.random.default_rng(seed)
-    cars = fleet(data_dir)
+    cars = [_individual(car, rng) for car in fleet(data_dir)]
     acn = acn_sessions(data_dir)
     templates = ix1_ac_templates(data_dir)
     trace = Trace(cars=cars)
