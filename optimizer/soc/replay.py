@@ -146,7 +146,7 @@ def replay_stream(lines: Iterable[str], fleet: Fleet, every_s: float,
             events = parse_message(line)
         except MessageError as exc:
             stats.bad_lines.append(number)
-            log.warning("%s line %d skipped: %s", source, number, exc)
+            log.debug("%s line %d skipped: %s", source, number, exc)
             continue
         stats.messages += 1
         if not events:
