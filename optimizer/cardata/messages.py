@@ -125,3 +125,21 @@ def parse_message(payload: bytes | str, received_at: datetime | None = None) -> 
         else:
             events.append(raw)
     return events
+
+
+def message_record(vin: str, received_at: datetime,
+                   events: list[VehicleEvent]) -> dict[str, Any]:
+    """One message as the `stream --json` line: vin, times, and its normalised fields.
+
+    `measured_at` is the newest descriptor timestamp in the message (what the car last
+    measured), or the arrival time when the message carried nothing usable.
+    """
+    record: dict[str, Any] = {
+        "vin": events[0].vin if events else vin,
+        "received_at": received_at.isoformat(),
+        "measured_at": max((e.measured_at for e in events), default=received_at).isoformat(),
+    }
+    for event in events:
+        if not event.field.startswith(RAW_PREFIX):
+            record[event.field] = event.value
+    return record

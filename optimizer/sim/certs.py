@@ -35,9 +35,11 @@ def make_certificates(directory: Path, days: int = 2) -> Certificates:
     def run(*args: str | Path) -> None:
         subprocess.run([openssl, *map(str, args)], check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days),
+    # EC P-256 keys: generated in milliseconds, unlike RSA, and fine for TLS 1.3
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+    run("req", "-x509", *ec, "-nodes", "-days", str(days),
         "-subj", "/CN=CarData simulator CA", "-keyout", ca_key, "-out", ca_crt)
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+    run("req", *ec, "-nodes", "-subj", "/CN=localhost",
         "-keyout", key, "-out", csr)
     run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
         "-days", str(days), "-extfile", ext, "-out", crt)

@@ -143,7 +143,7 @@ class Cloud:
         exp = now + timedelta(seconds=self.config.device_code_lifetime_s)
         device_code = self.jwt({"user_code": user_code, "iat": now.timestamp(),
                                 "exp": exp.timestamp(), "jti": secrets.token_hex(16)})
-        grant = DeviceGrant(device_code, user_code, challenge, scope, exp)
+        grant = DeviceGrant(device_code, user_code, challenge, scope, exp, last_poll=now)
         with self.cond:
             self.grants[device_code] = grant
         return grant

@@ -78,7 +78,10 @@ class Simulator:
     def start(self) -> Simulator:
         self.broker.configure(self._passwords(None), PUBLISHER)
         self.broker.start()
-        for target, name in ((self.http.serve_forever, "sim-http"), (self._gate_loop, "sim-gate")):
+        def serve() -> None:
+            self.http.serve_forever(poll_interval=0.05)
+
+        for target, name in ((serve, "sim-http"), (self._gate_loop, "sim-gate")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
