@@ -101,6 +101,11 @@ class OcppCharger:
     def connected(self) -> bool:
         return self._session is not None
 
+    @property
+    def ready(self) -> bool:
+        """Connected and the station has sent its first message on this connection."""
+        return self._session is not None and self._synced is self._session
+
     # -- SessionEvents -------------------------------------------------------------------
 
     def session_ready(self, session: OcppSession) -> None:
@@ -108,6 +113,7 @@ class OcppCharger:
         if self._synced is session or session is not self._session:
             return
         self._synced = session
+        self._notify()
         if self._plan is not None:
             task = asyncio.get_running_loop().create_task(self._sync_in_background(session))
             self._tasks.add(task)
