@@ -149,6 +149,8 @@ def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float
                 lower = lp.row(0.0, _INF)  # e_i >= p_min h_i u_i
                 lp.put(lower, energy[i], 1.0)
                 lp.put(lower, on[i], -problem.min_power_kw * horizon.hours[i])
+    needs_start = problem.min_run_slots > 1 or problem.start_penalty > 0 or problem.single_block
+    if needs_on and needs_start:
         start = [lp.col(problem.start_penalty, 0.0, 1.0, integer=True) for _ in range(n)]
         for i in range(n):
             # y_i >= u_i - u_{i-1}; before the horizon the charger is on if it charges now.

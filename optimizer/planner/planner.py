@@ -13,6 +13,7 @@ from typing import Literal
 
 from optimizer.errors import InputError
 from optimizer.model import ChargePlan, PlannedSlot, PriceSlot, TaperPoint, require_aware
+from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
 from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
 from optimizer.planner.milp import solve_milp
@@ -145,6 +146,8 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     )
     if problem.is_linear:
         energy, method = solve_greedy(problem), "greedy"
+    elif minpower.applies(problem):
+        energy, method = minpower.solve_min_power(problem), "min-power"
     else:
         energy, status = solve_milp(problem, options.time_limit_s)
         method = f"highs ({status})"

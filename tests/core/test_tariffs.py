@@ -121,7 +121,7 @@ def test_plan_over_the_spring_forward_night() -> None:
         ("start,price\nyesterday,0.1\n", "is not an ISO 8601 time"),
         ("start,price\n2024-01-01T00:00,0.1\n", "has no UTC offset"),
         ("start,price\n2024-01-01T00:00Z,abc\n", "'abc' is not a number"),
-        ("start,price\n2024-01-01T01:00Z,0.1\n2024-01-01T00:00Z,0.1\n", "is not after the previous"),
+        ("start,price\n2024-01-01T01:00Z,0.1\n2024-01-01T00:00Z,0.1\n", "not after the previous"),
         ("start,price\n", "no price rows"),
         ("start,end,price\n2024-01-01T01:00Z,2024-01-01T00:00Z,0.1\n", "end is not after start"),
     ],

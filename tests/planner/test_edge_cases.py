@@ -111,7 +111,7 @@ def test_min_soc_is_charged_immediately_whatever_the_price() -> None:
     result = plan(_request(prices, soc_pct=10.0), PlanOptions(min_soc_pct=25.0))
     first = result.slots[0]
     assert first.start == T0 and first.power_kw == pytest.approx(11.0)
-    reached = [s for s in result.slots if s.soc_end_pct >= 25.0 - 1e-9][0]
+    reached = next(s for s in result.slots if s.soc_end_pct >= 25.0 - 1e-9)
     assert all(s.power_kw == pytest.approx(11.0) for s in result.slots
                if s.start < reached.start)
     assert result.soc_at_departure_pct == pytest.approx(80.0)

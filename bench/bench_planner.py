@@ -1,0 +1,81 @@
+"""Planner speed: plans per second and median time for one day (96 slots) and one week (672
+slots) of 15-minute real DE-LU prices, with and without a minimum power.
+
+Run: .venv/bin/python bench/bench_planner.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from optimizer.planner import PlanOptions, PlanRequest, plan
+from optimizer.tariffs import load_tariff
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _requests(slots: int, count: int, seed: int) -> list[PlanRequest]:
+    tariff = load_tariff(REPO / "tariffs" / "de_dynamic.toml")
+    rng = random.Random(seed)
+    out = []
+    start = tariff.known_until
+    assert start is not None
+    for _ in range(count):
+        now = start - timedelta(days=rng.randrange(10, 300), minutes=15 * rng.randrange(96))
+        departure = now + timedelta(minutes=15 * slots)
+        hours = slots / 4
+        out.append(
+            PlanRequest(
+                now=now, departure=departure, soc_pct=rng.uniform(10, 40),
+                # a need of about a third of what the horizon could deliver
+                target_soc_pct=min(100.0, 40 + rng.uniform(0, 1) * min(60, hours * 11 / 76.4 * 30)),
+                capacity_kwh=76.4, max_power_kw=11.0, efficiency=0.9,
+                prices=tariff.price_slots(now, departure),
+            )
+        )
+    return out
+
+
+def _measure(requests: list[PlanRequest], options: PlanOptions, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        for request in requests:
+            t = time.perf_counter()
+            plan(request, options)
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--count", type=int, default=40)
+    args = parser.parse_args()
+    cases = [
+        ("no min power", lambda r: r, PlanOptions()),
+        ("min power 4.1 kW", lambda r: replace(r, min_power_kw=4.1), PlanOptions()),
+        ("min power + 30 min runs", lambda r: replace(r, min_power_kw=4.1),
+         PlanOptions(min_run_minutes=30)),
+    ]
+    print(f"{'slots':>5}  {'case':<24} {'median ms':>10} {'p95 ms':>8} {'plans/s':>9}  solver")
+    for slots in (96, 672):
+        requests = _requests(slots, args.count if slots == 96 else max(args.count // 4, 5), 7)
+        for name, change, options in cases:
+            changed = [change(r) for r in requests]
+            repeat = args.repeat if slots == 96 else 1
+            times = _measure(changed, options, repeat)
+            median = statistics.median(times)
+            p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+            method = plan(changed[0], options).method
+            print(f"{slots:>5}  {name:<24} {median * 1e3:>10.2f} {p95 * 1e3:>8.2f} "
+                  f"{1 / statistics.mean(times):>9.0f}  {method}")
+
+
+if __name__ == "__main__":
+    main()

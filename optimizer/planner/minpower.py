@@ -1,0 +1,126 @@
+"""An exact fast solver for a minimum power: slots are off or in [p_min, p_max].
+
+Why it is exact: all whole 15-minute slots have the same bounds, so if an optimal plan uses a
+dearer whole slot while a cheaper one is off, moving its energy to the cheaper one keeps every
+bound and does not raise the cost. Some optimal plan therefore switches on the k cheapest whole
+slots, for some k. The few partial slots (the one after `now`, around the buffer boundary, the
+one before departure) are enumerated on/off. For each choice the best distribution is an LP:
+every slot at p_min, then the rest cheapest-first up to p_max. Prefix sums over the slots in
+price order make each k cost O(log n), so the whole search is O(2^partials · n log n).
+
+It covers the common case (a real charger has a minimum current); a taper, forced energy,
+opportunistic energy or run constraints go to the MILP.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from itertools import accumulate
+
+from optimizer.model import SLOT
+from optimizer.planner.problem import Problem
+
+_FULL_H = SLOT.total_seconds() / 3600.0
+_TOL = 1e-9
+
+
+def applies(problem: Problem) -> bool:
+    return (
+        problem.min_power_kw > 0
+        and not problem.limit.lines
+        and problem.min_run_slots <= 1
+        and problem.start_penalty <= 0
+        and not problem.single_block
+        and problem.extra_kwh <= 0
+        and not any(problem.forced_kwh)
+    )
+
+
+def solve_min_power(problem: Problem) -> list[float]:
+    horizon = problem.horizon
+    n = len(horizon)
+    prices = horizon.prices
+    p_min, p_max = problem.min_power_kw, problem.limit.max_power_kw
+    need = problem.need_kwh
+    overshoot_cost = max(0.0, -min(prices, default=0.0)) + 1e-6
+
+    whole = sorted((i for i in range(n) if abs(horizon.hours[i] - _FULL_H) < 1e-9),
+                   key=lambda i: (prices[i], i))
+    partial = [i for i in range(n) if abs(horizon.hours[i] - _FULL_H) >= 1e-9]
+    low, high = p_min * _FULL_H, p_max * _FULL_H
+    base_cost = [0.0, *accumulate(prices[i] * low for i in whole)]
+
+    best: tuple[float, int, list[int]] | None = None
+    for mask in range(1 << len(partial)):
+        on = [partial[j] for j in range(len(partial)) if mask >> j & 1]
+        merged = _merged(whole, on, prices, horizon.hours, p_min, p_max)
+        room_sum = [0.0, *accumulate(room for _, room, _ in merged)]
+        cost_sum = [0.0, *accumulate(price * room for price, room, _ in merged)]
+        position = {rank: pos for pos, (_, _, rank) in enumerate(merged) if rank >= 0}
+        on_low = sum(p_min * horizon.hours[i] for i in on)
+        on_high = sum(p_max * horizon.hours[i] for i in on)
+        on_cost = sum(prices[i] * p_min * horizon.hours[i] for i in on)
+        for k in range(len(whole) + 1):
+            if k * high + on_high < need - _TOL:
+                continue
+            cost = base_cost[k] + on_cost
+            rest = need - (k * low + on_low)
+            if rest <= 0:
+                cost += overshoot_cost * -rest
+            else:
+                cost += _fill_cost(rest, merged, room_sum, cost_sum, position.get(k, len(merged)))
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, k, on)
+    if best is None:
+        return []
+    _, k, on = best
+    energy = [0.0] * n
+    for i in whole[:k]:
+        energy[i] = low
+    for i in on:
+        energy[i] = p_min * horizon.hours[i]
+    rest = need - sum(energy)
+    chosen = set(whole[:k]) | set(on)
+    for i in sorted(chosen, key=lambda i: (prices[i], i)):
+        if rest <= _TOL:
+            break
+        take = min(p_max * horizon.hours[i] - energy[i], rest)
+        energy[i] += take
+        rest -= take
+    return energy
+
+
+def _merged(
+    whole: list[int], on: list[int], prices: list[float], hours: list[float], p_min: float,
+    p_max: float,
+) -> list[tuple[float, float, int]]:
+    """(price, room above p_min, rank among whole slots or -1) for every candidate, by price."""
+    items = [(prices[i], i, (p_max - p_min) * _FULL_H, rank) for rank, i in enumerate(whole)]
+    items += [(prices[i], i, (p_max - p_min) * hours[i], -1) for i in on]
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [(price, room, rank) for price, _, room, rank in items]
+
+
+def _fill_cost(
+    rest: float, merged: list[tuple[float, float, int]], room_sum: list[float],
+    cost_sum: list[float], stop: int,
+) -> float:
+    """Cost of `rest` kWh above p_min, cheapest first, over the slots that are on.
+
+    Whole slots of rank >= k are off; in price order they all come after `stop` (the position of
+    rank k), so before it every slot is on and after it only partial slots are.
+    """
+    if room_sum[stop] >= rest:
+        t = max(bisect_left(room_sum, rest - 1e-12, 0, stop + 1), 1)
+        return cost_sum[t - 1] + (rest - room_sum[t - 1]) * merged[t - 1][0]
+    cost = cost_sum[stop]
+    rest -= room_sum[stop]
+    for price, room, rank in merged[stop:]:
+        if rank >= 0:
+            continue
+        take = min(room, rest)
+        cost += take * price
+        rest -= take
+        if rest <= _TOL:
+            break
+    return cost
