@@ -281,14 +281,16 @@ class OcppCharger:
         if self.mode == "schedule":
             plugged = self._state is ChargerState.PLUGGED
             if target_a > 0 and self._transaction_id is None and plugged:
-                await session.remote_start(None)
+                await self._remote_start(session)
             return
         if target_a == 0:
-            if self._transaction_id is not None:
-                await session.remote_stop(self._transaction_id)
+            if self._transaction_id is not None and not await session.remote_stop(
+                self._transaction_id
+            ):
+                self.last_error = "the station rejected the remote stop"
             return
         if self._transaction_id is None:
-            if not await session.remote_start(None):
+            if not await self._remote_start(session):
                 return
             await self.wait_until(lambda: self._transaction_id is not None,
                                   what="the transaction to start")
@@ -298,6 +300,12 @@ class OcppCharger:
                 self._live_limit_a = target_a
             else:
                 self.last_error = "the station rejected the live limit; only start/stop remain"
+
+    async def _remote_start(self, session: OcppSession) -> bool:
+        accepted = await session.remote_start(None)
+        if not accepted:
+            self.last_error = "the station rejected the remote start"
+        return accepted
 
     # -- MeterSource ---------------------------------------------------------------------
 

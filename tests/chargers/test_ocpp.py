@@ -111,6 +111,22 @@ async def test_plan_goes_to_the_station_as_a_verified_schedule(
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+async def test_a_composite_schedule_that_differs_from_the_plan_means_live_control(
+    central: tuple[CentralSystem, OcppCharger], clock: FakeClock, version: str
+) -> None:
+    """A station that accepts the profile but would not follow it (its composite schedule says
+    full power) is not trusted: the plan is followed live instead."""
+    system, charger = central
+    async with Connected(system.url(), "CP1", PASSWORD, version, clock) as station:
+        await station.boot()
+        station.smart.composite = lambda duration_s: (clock.now(), [(0, 32.0)])
+        await charger.apply_plan(make_plan(T0, POWERS_KW))
+        assert charger.schedule_verified is False
+        assert charger.mode == "live"
+        assert charger.last_error == "the station's composite schedule does not match the plan"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_remote_start_and_stop(central: tuple[CentralSystem, OcppCharger],
                                      clock: FakeClock, version: str) -> None:
     system, charger = central
