@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import ssl
 import subprocess
 import sys
@@ -85,8 +86,9 @@ async def publish_fix(sim: Simulator, index: int) -> list[bytes]:
     return messages
 
 
-async def test_stream_reconnects_with_a_fresh_token_before_expiry(make_sim,
-                                                                  tmp_path: Path) -> None:
+async def test_stream_reconnects_with_a_fresh_token_before_expiry(make_sim, tmp_path: Path,
+                                                                  caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     sim = make_sim(token_lifetime_s=3)
     sent: list[bytes] = []
     async with running_stream(sim, tmp_path) as (stream, collector):
@@ -101,6 +103,10 @@ async def test_stream_reconnects_with_a_fresh_token_before_expiry(make_sim,
     assert len(set(stats.tokens_seen)) == len(stats.tokens_seen) >= 3  # a new token each time
     assert stream.stats.planned_reconnects >= 2
     assert stats.closed_at_expiry == 0  # the client left before BMW would have closed it
+    # no log line (ours, aiomqtt's, paho's, httpx's) holds any token that was issued
+    secrets = [*sim.cloud.id_tokens, *sim.cloud.access, *sim.cloud.refresh]
+    assert len(secrets) >= 9
+    assert caplog.text and not [s for s in secrets if s in caplog.text]
 
 
 async def test_stream_survives_the_broker_closing_it_at_token_expiry(make_sim,
