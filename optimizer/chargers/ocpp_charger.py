@@ -59,6 +59,8 @@ class OcppCharger:
         id_tag: str = "ev-optimizer",
         wait_timeout_s: float = 30.0,
     ) -> None:
+        if not password:
+            raise ValueError(f"station '{station_id}' needs a password: it can start charging")
         self.name = name
         self.station_id = station_id
         self.password = password.encode()

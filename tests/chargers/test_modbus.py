@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from optimizer.chargers.errors import ChargerError
+from optimizer.chargers.follower import PlanFollower
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.modbus_map import available_maps, load_map
 from optimizer.errors import ConfigError
-from optimizer.ports import Charger, MeterSource
-from tests.chargers.conftest import FakeClock
+from optimizer.model import SLOT
+from optimizer.ports import Charger, MeterSource, ScheduleCharger
+from tests.chargers.conftest import T0, FakeClock, make_plan
 from tests.chargers.wallboxes import VENDORS, SimulatedWallbox, Vendor, free_port
 
 RANGE = CurrentRange(phases=3, voltage_v=230.0, min_current_a=6.0, max_current_a=16.0)
@@ -178,3 +181,25 @@ def test_an_unknown_or_broken_map_is_a_config_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="only holding registers can be written"):
         load_map("bad", folder)
+
+
+async def test_a_plan_is_followed_slot_by_slot(clock: FakeClock) -> None:
+    """Modbus boxes hold no schedule: the follower writes each slot's current, once."""
+    vendor = BY_NAME["keba_p30"]
+    plan = make_plan(T0, [0.0, 11.04, 11.04, 4.14, 0.0])  # 16 A, 16 A, 6 A at 3 x 230 V
+    async with SimulatedWallbox(vendor, clock) as sim:
+        driver = ModbusCharger("wb", load_map(vendor.map_name), RANGE, clock, host="127.0.0.1",
+                               port=sim.port, retry_delay_s=0.0)
+        async with driver:
+            follower = PlanFollower(driver, RANGE)
+            assert isinstance(follower, ScheduleCharger)
+            await follower.apply_plan(plan)
+            applied = [await follower.tick(T0 + i * SLOT + timedelta(minutes=1))
+                       for i in range(6)]
+    assert applied == [0.0, 16.0, 16.0, 6.0, 0.0, 0.0]
+    assert sim.writes == [
+        (6, 5014, [0]),                      # slot 0: paused
+        (6, 5004, [16000]), (6, 5014, [1]),  # slot 1: 16 A (slot 2 unchanged: nothing sent)
+        (6, 5004, [6000]), (6, 5014, [1]),   # slot 3: 6 A
+        (6, 5014, [0]),                      # slot 4 and after the plan: paused
+    ]

@@ -4,6 +4,7 @@ library, for OCPP 1.6J and 2.0.1."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -182,11 +183,12 @@ async def test_meter_values_reach_the_estimator_port(
 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_wrong_password_is_refused_with_401(
-    central: tuple[CentralSystem, OcppCharger], version: str
+    central: tuple[CentralSystem, OcppCharger], version: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     system, charger = central
     cases = [
-        ("CP1", basic_auth("CP1", "wrong")),
+        ("CP1", basic_auth("CP1", "Wr0ng-Pa55")),
         ("CP1", basic_auth("CP2", PASSWORD)),  # username must be the station id
         ("CP1", {}),  # no credentials at all
         ("CP9", basic_auth("CP9", PASSWORD)),  # unknown station
@@ -204,6 +206,8 @@ async def test_wrong_password_is_refused_with_401(
             pass
     assert wrong_path.value.response.status_code == 404
     assert not charger.connected
+    assert "refused station 'CP1'" in caplog.text
+    assert PASSWORD not in caplog.text and "Wr0ng-Pa55" not in caplog.text
 
 
 @pytest.mark.parametrize("version", VERSIONS)
