@@ -3,9 +3,13 @@ input_number stand in for the wallbox's switch and current limit."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -126,3 +130,36 @@ async def test_home_assistant_down_is_retried_with_backoff_then_reported(
                                                r"attempts \(ConnectError"):
             await wallbox.status()
     assert delays == [0.5, 1.0, 2.0]
+
+
+async def test_cli_switches_the_wallbox(home_assistant: HomeAssistant, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"""\
+tariff = "tariffs/none.toml"
+
+[[vehicles]]
+name = "car"
+vin = "WBA00000000000U11"
+capacity_kwh = 60
+charger = "plug"
+
+[[chargers]]
+name = "plug"
+kind = "homeassistant"
+
+[chargers.homeassistant]
+url = "{home_assistant.url}"
+token_file = "{home_assistant.token_file}"
+switch_entity = "{SWITCH}"
+current_entity = "{CURRENT}"
+""")
+    for args, switch in ((["set", "--current", "12"], "on"), (["stop"], "off")):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "optimizer", "charger", *args, "--json", "--config",
+            str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out)["details"]["switch_state"] == switch
+        assert home_assistant.state(SWITCH) == switch
+    assert home_assistant.state(CURRENT) == "12.0"
+    assert home_assistant.token not in (out + err).decode()
