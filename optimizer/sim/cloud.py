@@ -57,6 +57,8 @@ class SimConfig:
     reconnect_refusal_probability: float = 0.5
     quota_per_day: int = 50
     max_containers: int = 10
+    auto_approve: bool = False
+    """Approve every login at once (the demo has no person at a browser)."""
     seed: int = 1
 
 
@@ -143,7 +145,8 @@ class Cloud:
         exp = now + timedelta(seconds=self.config.device_code_lifetime_s)
         device_code = self.jwt({"user_code": user_code, "iat": now.timestamp(),
                                 "exp": exp.timestamp(), "jti": secrets.token_hex(16)})
-        grant = DeviceGrant(device_code, user_code, challenge, scope, exp, last_poll=now)
+        grant = DeviceGrant(device_code, user_code, challenge, scope, exp, last_poll=now,
+                            state="approved" if self.config.auto_approve else "pending")
         with self.cond:
             self.grants[device_code] = grant
         return grant
