@@ -97,9 +97,15 @@ class Session16(ChargePoint):  # type: ignore[misc]
         self._events.session_ready(self)
 
     @on(enums.Action.meter_values)
-    def on_meter_values(self, connector_id: int, meter_value: list[Any], **_: Any) -> Any:
+    def on_meter_values(
+        self, connector_id: int, meter_value: list[Any], transaction_id: int | None = None,
+        **_: Any,
+    ) -> Any:
         if connector_id in (0, self._connector_id):
             self._events.meter(parse_meter_values(self.id, meter_value, self._clock.now()))
+        if connector_id == self._connector_id and transaction_id is not None:
+            # A transaction that started before we (re)started is learnt from its meter values.
+            self._events.transaction_seen(str(transaction_id))
         return call_result.MeterValues()
 
     @on(enums.Action.start_transaction)

@@ -137,6 +137,10 @@ class OcppCharger:
             self._live_limit_a = None
         self._notify()
 
+    def transaction_seen(self, transaction_id: str) -> None:
+        if self._transaction_id is None:
+            self.transaction_changed(transaction_id)
+
     def meter(self, readings: Sequence[MeterReading]) -> None:
         for reading in readings:
             named = MeterReading(self.name, reading.measured_at, reading.energy_kwh,
@@ -190,9 +194,15 @@ class OcppCharger:
 
     async def stop(self) -> None:
         session = self._require_session()
-        if self._transaction_id is not None and not await session.remote_stop(
-            self._transaction_id
-        ):
+        if self._transaction_id is None:
+            if self._state is ChargerState.CHARGING:
+                raise ChargerError(
+                    f"charger '{self.name}': the station is charging in a transaction that "
+                    f"started before this connection; its id arrives with the next meter "
+                    f"values, try again then"
+                )
+            return
+        if not await session.remote_stop(self._transaction_id):
             raise ChargerError(f"charger '{self.name}': the station rejected the remote stop")
 
     async def set_current_limit(self, current_a: float) -> None:

@@ -157,8 +157,10 @@ class Station16(Cp16):  # type: ignore[misc]
             connector_id=1, error_code=enums16.ChargePointErrorCode.no_error, status=status),
             suppress=False)
 
-    async def send_meter(self, energy_wh: float, power_w: float, at: datetime) -> None:
-        await self.call(call16.MeterValues(connector_id=1, meter_value=[{
+    async def send_meter(self, energy_wh: float, power_w: float, at: datetime,
+                         transaction_id: int | None = None) -> None:
+        await self.call(call16.MeterValues(connector_id=1, transaction_id=transaction_id,
+                                           meter_value=[{
             "timestamp": _iso(at),
             "sampled_value": [
                 {"value": f"{energy_wh:.0f}", "measurand": "Energy.Active.Import.Register",

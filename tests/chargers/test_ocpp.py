@@ -280,6 +280,24 @@ async def test_a_station_refusing_every_profile_still_follows_on_and_off(
         assert station.smart.transaction_id is None
 
 
+async def test_a_transaction_running_before_we_connected_is_learnt_from_meter_values(
+    central: tuple[CentralSystem, OcppCharger], clock: FakeClock
+) -> None:
+    system, charger = central
+    async with Connected(system.url(), "CP1", PASSWORD, "ocpp1.6", clock) as station:
+        await station.boot()
+        station.smart.transaction_id = "4711"  # started under an earlier central system
+        await station.send_status("Charging")
+        with pytest.raises(ChargerError, match="started before this connection"):
+            await charger.stop()
+        await station.send_meter(2000.0, 11000.0, clock.now(), transaction_id=4711)
+        assert charger.transaction_id == "4711"
+        await charger.stop()
+        await transaction_settled(station)
+        assert station.requests[-1] == ("RemoteStopTransaction", {"transaction_id": 4711})
+        assert station.smart.transaction_id is None
+
+
 async def test_call_errors_raise(central: tuple[CentralSystem, OcppCharger],
                                  clock: FakeClock) -> None:
     """A station without a GetCompositeSchedule handler answers NotImplemented: that raises."""
