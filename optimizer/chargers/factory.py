@@ -6,9 +6,11 @@ file, like the tariff path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from optimizer.chargers.central_system import CentralSystem, server_ssl_context
@@ -19,6 +21,7 @@ from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.modbus_map import load_map
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.chargers.secret_files import read_secret
+from optimizer.chargers.settings import OcppSettings
 from optimizer.config import ChargerConfig
 from optimizer.ports import Charger, Clock
 
@@ -41,44 +44,80 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else base / path.expanduser()
 
 
+def _is_ready(station: OcppCharger) -> bool:
+    return station.ready
+
+
+async def _open_ocpp(stations: list[OcppCharger], wait_s: float) -> None:
+    for station in stations:
+        await station.wait_connected(wait_s)
+        # A 1.6 box may refuse requests until its BootNotification is answered: give it a
+        # moment to say something first, then go ahead anyway.
+        with suppress(ChargerError):
+            await station.wait_until(partial(_is_ready, station), FIRST_MESSAGE_WAIT_S)
+
+
+@asynccontextmanager
+async def open_chargers(
+    configs: Sequence[ChargerConfig], base: Path, clock: Clock, *, wait_s: float | None = None
+) -> AsyncIterator[dict[str, Charger]]:
+    """Every configured (non-simulated) charger by name, connected, until the block ends.
+
+    OCPP chargers on the same host and port share one central system. With `wait_s`, each
+    OCPP station must connect within that many seconds (the CLI); without, stations connect
+    whenever they like (the service).
+    """
+    async with AsyncExitStack() as stack:
+        chargers: dict[str, Charger] = {}
+        systems: dict[tuple[str, int], CentralSystem] = {}
+        stations: list[OcppCharger] = []
+        for config in configs:
+            limits = current_range(config)
+            if config.modbus is not None and config.kind == "modbus":
+                mb = config.modbus
+                chargers[config.name] = await stack.enter_async_context(ModbusCharger(
+                    config.name, load_map(mb.model), limits, clock, host=mb.host,
+                    port=mb.port, unit_id=mb.unit_id, timeout_s=mb.timeout_s,
+                    retries=mb.retries))
+            elif config.homeassistant is not None and config.kind == "homeassistant":
+                ha = config.homeassistant
+                token = read_secret(_resolve(base, ha.token_file), "Home Assistant token")
+                chargers[config.name] = await stack.enter_async_context(
+                    HomeAssistantCharger(config.name, ha, token, limits, clock))
+            elif config.ocpp is not None and config.kind == "ocpp":
+                ocpp = config.ocpp
+                system = systems.get((ocpp.host, ocpp.port))
+                if system is None:
+                    system = CentralSystem(clock, host=ocpp.host, port=ocpp.port,
+                                           ssl_context=_tls(ocpp, base))
+                    systems[(ocpp.host, ocpp.port)] = system
+                password = read_secret(_resolve(base, ocpp.password_file), "OCPP password")
+                station = system.add(OcppCharger(
+                    config.name, ocpp.station_id, password, limits, clock,
+                    connector_id=ocpp.connector_id, id_tag=ocpp.id_tag))
+                stations.append(station)
+                chargers[config.name] = station
+        for system in systems.values():
+            await stack.enter_async_context(system)
+        if wait_s is not None:
+            await _open_ocpp(stations, wait_s)
+        yield chargers
+
+
+def _tls(ocpp: OcppSettings, base: Path) -> ssl.SSLContext | None:
+    if ocpp.tls_cert_file is None or ocpp.tls_key_file is None:
+        return None
+    return server_ssl_context(_resolve(base, ocpp.tls_cert_file),
+                              _resolve(base, ocpp.tls_key_file))
+
+
 @asynccontextmanager
 async def open_charger(
     config: ChargerConfig, base: Path, clock: Clock, *, wait_s: float = 90.0
 ) -> AsyncIterator[Charger]:
-    """The charger, connected; for OCPP this runs the central system until the block ends and
-    waits up to `wait_s` for the station to connect (stations reconnect on their own schedule).
-    """
-    limits = current_range(config)
-    if config.kind == "modbus" and config.modbus is not None:
-        settings = config.modbus
-        modbus = ModbusCharger(config.name, load_map(settings.model), limits, clock,
-                               host=settings.host, port=settings.port, unit_id=settings.unit_id,
-                               timeout_s=settings.timeout_s, retries=settings.retries)
-        async with modbus:
-            yield modbus
-    elif config.kind == "homeassistant" and config.homeassistant is not None:
-        ha = config.homeassistant
-        token = read_secret(_resolve(base, ha.token_file), "Home Assistant token")
-        async with HomeAssistantCharger(config.name, ha, token, limits, clock) as charger:
-            yield charger
-    elif config.kind == "ocpp" and config.ocpp is not None:
-        ocpp = config.ocpp
-        password = read_secret(_resolve(base, ocpp.password_file), "OCPP password")
-        tls = None
-        if ocpp.tls_cert_file is not None and ocpp.tls_key_file is not None:
-            tls = server_ssl_context(_resolve(base, ocpp.tls_cert_file),
-                                     _resolve(base, ocpp.tls_key_file))
-        system = CentralSystem(clock, host=ocpp.host, port=ocpp.port, ssl_context=tls)
-        station = system.add(OcppCharger(config.name, ocpp.station_id, password, limits, clock,
-                                         connector_id=ocpp.connector_id, id_tag=ocpp.id_tag))
-        async with system:
-            await station.wait_connected(wait_s)
-            # A 1.6 box may refuse requests until its BootNotification is answered: give it a
-            # moment to say something first, then go ahead anyway.
-            with suppress(ChargerError):
-                await station.wait_until(lambda: station.ready, FIRST_MESSAGE_WAIT_S)
-            yield station
-    else:
-        raise ChargerError(
-            f"charger '{config.name}' is {config.kind}: there is nothing to control"
-        )
+    """One charger, connected; for OCPP the central system runs until the block ends and the
+    station gets `wait_s` seconds to connect (stations reconnect on their own schedule)."""
+    if config.kind == "simulated":
+        raise ChargerError(f"charger '{config.name}' is simulated: there is nothing to control")
+    async with open_chargers([config], base, clock, wait_s=wait_s) as chargers:
+        yield chargers[config.name]
