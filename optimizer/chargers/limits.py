@@ -8,6 +8,7 @@ stop, a pause flag, a 0 setpoint).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,7 +68,7 @@ def plan_periods(
     return periods
 
 
-def current_at(periods: list[CurrentPeriod], at: datetime) -> float:
+def current_at(periods: Sequence[CurrentPeriod], at: datetime) -> float:
     """The limit in force at `at`; 0 outside the plan (the safe state)."""
     for period in periods:
         if period.start <= at < period.end:

@@ -41,7 +41,7 @@ def schedule_matches(periods: Sequence[CurrentPeriod], composite: CompositeSched
         if not composite.start <= at or at.timestamp() >= window_end:
             continue
         got = composite.limit_at(at)
-        if got is None or abs(got - current_at(list(periods), at)) > _LIMIT_TOLERANCE_A:
+        if got is None or abs(got - current_at(periods, at)) > _LIMIT_TOLERANCE_A:
             return False
     return True
 
