@@ -7,7 +7,7 @@ cases and why each one behaves as it does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -158,10 +158,13 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
     if result.provisional and reason is None:
         count = sum(1 for s in result.charging_slots if s.provisional)
-        result = _replace_reason(
+        result = replace(
             result,
-            f"{count} charging slot(s) lie beyond the published prices and use the fallback "
-            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive",
+            reason=(
+                f"{count} charging slot(s) lie beyond the published prices and use the "
+                f"fallback price {horizon.fallback_price:.4f}; the plan will change when "
+                f"prices arrive"
+            ),
         )
     return result
 
@@ -221,10 +224,11 @@ def _assemble(
     total_cost = 0.0
     provisional = False
     for i in range(len(horizon)):
-        e = energy[i] if energy[i] > 1e-9 else 0.0
+        # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
+        e = energy[i] if energy[i] > _TOL_KWH else 0.0
         power = e / horizon.hours[i] if horizon.hours[i] > 0 else 0.0
-        if 0.0 < power < request.min_power_kw:  # solver tolerance only; never a real decision
-            power = request.min_power_kw
+        if 0.0 < power < request.min_power_kw and power > request.min_power_kw - 1e-4:
+            power = request.min_power_kw  # a solver's rounding just below the floor
             e = power * horizon.hours[i]
         end_soc = min(100.0, soc + e * pct_per_kwh)
         slots.append(
@@ -263,22 +267,6 @@ def _assemble(
 
 
 def _empty(request: PlanRequest, feasible: bool, reason: str) -> ChargePlan:
-    return ChargePlan(
-        feasible=feasible,
-        reason=reason,
-        now=request.now,
-        departure=request.departure,
-        soc_start_pct=request.soc_pct,
-        target_soc_pct=request.target_soc_pct,
-        soc_at_departure_pct=request.soc_pct,
-        energy_kwh=0.0,
-        cost=0.0,
-        slots=(),
-        method="none",
-    )
-
-
-def _replace_reason(result: ChargePlan, reason: str) -> ChargePlan:
-    from dataclasses import replace
-
-    return replace(result, reason=reason)
+    nothing = Horizon(starts=[], ends=[], hours=[], prices=[], provisional=[],
+                      fallback_price=None)
+    return _assemble(request, nothing, [], 0.0, feasible, reason, "none")

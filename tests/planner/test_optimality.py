@@ -30,6 +30,8 @@ def _gap(ours: float, ref: float) -> float:
 def _assert_close(ours: float, ref: float, rel: float) -> None:
     # An absolute floor of a hundredth of a cent keeps near-zero optima from failing on noise.
     assert ours <= ref + max(rel * abs(ref), 1e-4), (ours, ref, _gap(ours, ref))
+    # Cheaper than the exact optimum means a constraint was broken somewhere.
+    assert ours >= ref - max(1e-6 * abs(ref), 1e-4), (ours, ref, _gap(ours, ref))
 
 
 request_parts = st.fixed_dictionaries(
