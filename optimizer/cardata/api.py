@@ -72,8 +72,8 @@ class CardataApi:
                       json_body: Any = None, essential: bool = False) -> Any:
         """One API call: charge the ledger, send, map errors; retries once after a refresh."""
         for attempt in (1, 2):
+            tokens = await self.tokens.valid(force=attempt == 2)  # refreshes cost no quota
             self.ledger.spend(self.clock(), essential=essential)
-            tokens = await self.tokens.valid(force=attempt == 2)
             response = await self.http.request(
                 method, f"{self.base}{path}", params=params, json=json_body,
                 headers={"Authorization": f"Bearer {tokens.access_token}", "x-version": "v1",

@@ -93,8 +93,8 @@ class Simulator:
             self._stopping = True
             self.cloud.cond.notify_all()
         if self._publisher is not None:
-            self._publisher.loop_stop()
             self._publisher.disconnect()
+            self._publisher.loop_stop()
         self.http.shutdown()
         self.http.server_close()
         self.broker.stop()

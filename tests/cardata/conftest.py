@@ -15,15 +15,13 @@ from typing import Any
 import pytest
 
 from optimizer.cardata.tokens import TokenSet, TokenStore
+from optimizer.sim.broker import MOSQUITTO
 from optimizer.sim.cloud import SimConfig
 from optimizer.sim.simulator import Simulator
 
 VIN = "WBA00000000000001"
 SCOPE = "authenticate_user openid cardata:api:read cardata:streaming:read"
 
-if not os.path.exists("/usr/sbin/mosquitto") or shutil.which("openssl") is None:
-    pytest.skip("mosquitto and openssl are needed for the CarData simulator",
-                allow_module_level=True)
 
 
 @dataclass
@@ -62,6 +60,8 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 def make_sim() -> Iterator[Callable[..., Simulator]]:
+    if not os.path.exists(MOSQUITTO) or shutil.which("openssl") is None:
+        pytest.skip("the CarData simulator needs mosquitto and openssl")
     started: list[Simulator] = []
 
     def make(clock: Callable[[], datetime] | None = None, **options: Any) -> Simulator:
