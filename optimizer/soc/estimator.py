@@ -103,7 +103,7 @@ class SocEstimator:
         self._epoch = 0
         self._capacity = self.settings.fallback_capacity_kwh
         self._capacity_t = -math.inf
-        self._capacity_pending: float | None = None
+        self._capacity_pending: tuple[float, float] | None = None
         self._target: float | None = None
         self._target_t = -math.inf
         # per-field samples, sorted by measured time: (t, value)
@@ -153,6 +153,8 @@ class SocEstimator:
             self._reject("soc_pct")
             return
         soc = float(value)
+        if self._soc_pending is not None and t <= self._soc_pending[1]:
+            return  # the rejected report re-sent: no confirmation
         if self._soc is not None and self._implausible_drop(soc, t):
             self._reject("soc_pct")
             self._soc_pending = (soc, t)
@@ -185,8 +187,10 @@ class SocEstimator:
         held = self._capacity if self._capacity_t > -math.inf else None
         if held is not None and abs(kwh / held - 1.0) > self.settings.max_capacity_jump:
             pending = self._capacity_pending
-            if pending is None or abs(pending / kwh - 1.0) > 0.02:
-                self._capacity_pending = kwh
+            if pending is not None and t <= pending[1]:
+                return  # the glitch re-sent: no confirmation
+            if pending is None or abs(pending[0] / kwh - 1.0) > 0.02:
+                self._capacity_pending = (kwh, t)
                 self._reject("capacity_kwh")
                 return
         self._capacity_pending = None

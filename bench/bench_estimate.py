@@ -1,0 +1,98 @@
+"""Throughput of `ev-optimizer estimate` (issue 4: at least 50,000 messages/s on one core).
+
+Two figures, measured separately:
+1. the estimator core alone: pre-parsed `VehicleEvent`s into `SocEstimator.ingest`;
+2. the whole CLI path: the `estimate` command in a subprocess on a JSONL file (parse each wire
+   message, estimate, write JSON lines every 60 s), wall time including interpreter start.
+
+The stream is the evaluation harness's fleet (5 cars, 12 charges each) padded with the other
+descriptors a car streams all day (GPS, doors, range...), to the ~33,000 messages/day one bridge
+logged for one car (reference/cardata.md §2.5); those pass through the parser and are ignored.
+
+    .venv/bin/python bench/bench_estimate.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from optimizer.cardata.messages import parse_message
+from optimizer.soc.estimator import SocEstimator
+from optimizer.soc.traces import build_trace
+
+FILLER = (
+    ("vehicle.cabin.infotainment.navigation.currentLocation.latitude", "degrees", 48.1),
+    ("vehicle.cabin.infotainment.navigation.currentLocation.longitude", "degrees", 11.5),
+    ("vehicle.drivetrain.electricEngine.kombiRemainingElectricRange", "km", 250.0),
+    ("vehicle.vehicle.travelledDistance", "km", 12000.0),
+    ("vehicle.cabin.door.row1.driver.isOpen", None, False),
+)
+MESSAGES_PER_CAR_DAY = 33_000
+MAX_MESSAGES = 400_000
+"""Cap so one run takes about a minute."""
+
+
+def dense_stream() -> list[str]:
+    trace = build_trace(sessions_per_car=12, seed=1)
+    rng = np.random.default_rng(0)
+    items = [(t, json.dumps(env, separators=(",", ":"))) for t, env in trace.messages]
+    start, end = trace.messages[0][0], trace.messages[-1][0]
+    days = (end - start) / 86400.0
+    for car in trace.cars:
+        n = int(days * MESSAGES_PER_CAR_DAY) - sum(1 for _, e in trace.messages
+                                                   if e["vin"] == car.vin)
+        for t in np.sort(rng.uniform(start, end, n)):
+            name, unit, value = FILLER[int(rng.integers(len(FILLER)))]
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+            entry = {"timestamp": stamp + "Z", "value": value} | ({"unit": unit} if unit else {})
+            items.append((float(t), json.dumps({
+                "vin": car.vin, "entityId": "bench", "topic": car.vin,
+                "timestamp": stamp + ".000Z", "data": {name: entry}}, separators=(",", ":"))))
+    items.sort(key=lambda x: x[0])
+    return [line for _, line in items[:MAX_MESSAGES]]
+
+
+def main() -> None:
+    lines = dense_stream()
+    print(f"stream: {len(lines):,} messages, 5 VINs")
+
+    parsed = [parse_message(line) for line in lines]
+    events = [e for batch in parsed for e in batch]
+    best = 0.0
+    for _ in range(3):
+        estimators: dict[str, SocEstimator] = {}
+        t0 = time.perf_counter()
+        for e in events:
+            est = estimators.get(e.vin)
+            if est is None:
+                est = estimators[e.vin] = SocEstimator(e.vin)
+            est.ingest(e)
+        best = max(best, len(lines) / (time.perf_counter() - t0))
+    print(f"1. estimator core (ingest of parsed events): {best:,.0f} messages/s "
+          f"({len(events) / len(lines):.2f} events per message)")
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stream.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        walls = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "optimizer", "estimate", "--stream", str(path),
+                 "--every", "60", "--json"], stdout=subprocess.PIPE, check=True)
+            walls.append(time.perf_counter() - t0)
+        wall = min(walls)
+        rows = done.stdout.count(b"\n")
+    print(f"2. whole CLI path (`estimate --every 60 --json`, subprocess): {len(lines) / wall:,.0f} "
+          f"messages/s ({wall:.2f} s wall for {len(lines):,} messages, {rows:,} output lines)")
+
+
+if __name__ == "__main__":
+    main()
