@@ -50,10 +50,11 @@ class SqliteStore:
         if row is None:
             return None
         try:
-            return json.loads(row[0])
+            value: object = json.loads(row[0])
         except ValueError as exc:
             raise StoreError(f"store {self.path}: document {key!r} is not valid JSON ({exc})"
                              ) from None
+        return value
 
     def save(self, key: str, value: object, now: datetime | None = None) -> None:
         """Replace the document under `key` atomically; `now` (if given) is kept for humans."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def test_json_lines_every_interval_for_every_vin(stream: tuple[Path, Path, list[
         assert set(row) == {"time", "vin", "soc_pct", "soc_low_pct", "soc_high_pct"}
         assert row["soc_low_pct"] <= row["soc_pct"] <= row["soc_high_pct"]
     times = sorted({datetime.fromisoformat(row["time"]) for row in rows})
-    steps = {(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)}
+    steps = {(b - a).total_seconds() for a, b in itertools.pairwise(times)}
     assert steps == {600.0}
     first = json.loads(jsonl.read_text().splitlines()[0])["timestamp"]
     assert times[0] == datetime.fromisoformat(first).replace(microsecond=0)

@@ -36,5 +36,5 @@ def test_values_that_are_not_json_are_refused_and_nothing_is_written(tmp_path: P
 def test_a_file_that_is_not_sqlite_is_named(tmp_path: Path) -> None:
     path = tmp_path / "not.sqlite"
     path.write_text("hello, this is not a database" * 100)
-    with pytest.raises(StoreError, match="not.sqlite"):
+    with pytest.raises(StoreError, match=r"not\.sqlite"):
         SqliteStore(path)
