@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +228,37 @@ def test_fuzz_structured_envelopes_never_crash(doc: dict[str, Any]) -> None:
 def test_fuzz_arbitrary_payloads_never_crash(payload: bytes | str) -> None:
     with contextlib.suppress(MessageError):
         _check(parse_message(payload, received_at=datetime(2026, 1, 1, tzinfo=UTC)))
+
+
+@pytest.mark.parametrize(("descriptor", "value", "expected"), [
+    ("vehicle.powertrain.tractionBattery.charging.port.anyPosition.isPlugged", True, True),
+    ("vehicle.powertrain.tractionBattery.charging.port.anyPosition.isPlugged", "false", False),
+    ("vehicle.powertrain.tractionBattery.charging.port.anyPosition.isPlugged", "ASN_isTrue",
+     True),
+    ("vehicle.body.chargingPort.status", "DISCONNECTED", False),
+    ("vehicle.drivetrain.electricEngine.charging.phaseNumber", "1-PHASES", 1),
+    ("vehicle.drivetrain.electricEngine.charging.phaseNumber", 2, 2),
+])
+def test_booleans_and_enums(descriptor: str, value: Any, expected: Any) -> None:
+    (event,) = parse_message(envelope({descriptor: {"value": value}}))
+    assert event.value == expected and type(event.value) is type(expected)
+
+
+def test_cli_stream_replays_a_recorded_file(tmp_path: Path) -> None:
+    recording = tmp_path / "stream.jsonl"
+    recording.write_text("\n".join([
+        envelope({HEADER: {"timestamp": "2026-01-01T08:59:58Z", "unit": "%", "value": "55"}}),
+        "not json",
+        envelope({POWER: {"timestamp": "2026-01-01T09:02:00Z", "unit": "W", "value": 7400}},
+                 timestamp="2026-01-01T09:02:00.930Z"),
+    ]) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "optimizer", "stream", "--replay",
+                             str(recording), "--json"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {"vin": VIN, "received_at": "2026-01-01T09:00:01.412000+00:00",
+                     "measured_at": "2026-01-01T08:59:58+00:00", "soc_pct": 55.0}
+    assert second["charging_power_kw"] == 7.4
+    assert second["received_at"] == "2026-01-01T09:02:00.930000+00:00"
+    assert "skipped invalid message #1" in result.stderr and ":2:" in result.stderr
