@@ -20,7 +20,7 @@ from typing import Any
 
 from optimizer.cardata.descriptors import DESCRIPTORS, RAW_PREFIX, ConversionError
 from optimizer.errors import InputError
-from optimizer.model import VehicleEvent
+from optimizer.model import VehicleEvent, require_aware
 
 
 class MessageError(InputError):
@@ -63,6 +63,8 @@ def parse_message(payload: bytes | str, received_at: datetime | None = None) -> 
     field in one message (header and charging.level for SoC), only the best-ranked one is
     emitted under the field name; the others are kept raw.
     """
+    if received_at is not None:
+        require_aware("received_at", received_at)
     try:
         envelope = json.loads(payload)
     except (ValueError, RecursionError) as exc:
