@@ -148,6 +148,7 @@ class CardataStream:
                 await self._wait(delay)
                 continue
             force_refresh = False
+            connections = self.stats.connections
             try:
                 await self._session(tokens, handle)
                 failures = 0
@@ -171,6 +172,8 @@ class CardataStream:
                 error: Exception = exc
             except aiomqtt.MqttError as exc:
                 error = exc
+            if self.stats.connections > connections:
+                failures = 0  # it was up: a new outage starts the backoff from 5 s again
             failures += 1
             self.stats.failures += 1
             if self.clock() >= self.tokens.current().refresh_due_at(self.tokens.margin):

@@ -8,6 +8,7 @@ count), never on sleeps. The client's reconnect delays run in scaled time: the p
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import ssl
@@ -135,17 +136,23 @@ async def test_stream_survives_a_broker_restart(make_sim, tmp_path: Path) -> Non
         await sim.until(subscribed(1))
         sent += await publish_fix(sim, 1)
         await collector.wait_count(len(sent))
-        await asyncio.to_thread(sim.restart_broker)
-        await sim.until(subscribed(2))
-        for index in (2, 3):
-            sent += await publish_fix(sim, index)
-        await collector.wait_count(len(sent))
+        outages = []
+        for restart in (1, 2):
+            first_delay = len(stream.stats.delays_s)
+            await asyncio.to_thread(sim.restart_broker)
+            await sim.until(subscribed(1 + restart))
+            outages.append(stream.stats.delays_s[first_delay:])
+            for index in (2, 3):
+                sent += await publish_fix(sim, 10 * restart + index)
+            await collector.wait_count(len(sent))
     assert [m.payload for m in collector.messages] == sent
-    assert stream.stats.failures >= 1
-    # exponential backoff from 5 s (with upward jitter), capped at 300 s
-    delays = stream.stats.delays_s
-    assert delays and 5.0 <= delays[0] <= 6.0
-    assert all(5.0 <= d <= 300.0 for d in delays)
+    assert stream.stats.failures >= 2
+    # exponential backoff from 5 s (with upward jitter), capped at 300 s, and starting from
+    # 5 s again for the second outage
+    for delays in outages:
+        assert delays and 5.0 <= delays[0] <= 6.0
+        assert all(5.0 <= d <= 300.0 for d in delays)
+        assert all(b >= a for a, b in itertools.pairwise(delays))
     assert sim.cloud.stats.max_concurrent == 1
 
 
