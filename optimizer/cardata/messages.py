@@ -89,6 +89,22 @@ def parse_message(payload: bytes | str, received_at: datetime | None = None) -> 
             f"(got {envelope.get('timestamp')!r}) and no arrival time was given"
         )
 
+    return _events(vin, data, sent_at, received_at)
+
+
+def parse_telematic_data(vin: str, data: Any, received_at: datetime) -> list[VehicleEvent]:
+    """Events from a REST `telematicData` object (same per-descriptor shape as the stream,
+    all values strings, never-seen keys all null); entries without a timestamp are stamped
+    `received_at`."""
+    require_aware("received_at", received_at)
+    if not isinstance(data, dict):
+        raise MessageError(f"telematicData for {vin} is not a JSON object")
+    return _events(vin, data, received_at, received_at)
+
+
+def _events(vin: str, data: dict[str, Any], sent_at: datetime,
+            received_at: datetime) -> list[VehicleEvent]:
+    """One event per non-null descriptor of `data`; see `parse_message` for the rules."""
     events: list[VehicleEvent] = []
     # field -> (rank, index into events, the raw form of that event) for the rank contest
     best: dict[str, tuple[int, int, VehicleEvent]] = {}

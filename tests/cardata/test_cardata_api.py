@@ -15,8 +15,10 @@ import pytest
 
 from optimizer.cardata.api import ApiError, CardataApi
 from optimizer.cardata.auth import TokenManager
+from optimizer.cardata.messages import parse_telematic_data
 from optimizer.cardata.quota import QuotaExhausted, QuotaLedger
 from optimizer.cardata.tokens import TokenStore
+from optimizer.model import ChargingStatus
 
 from .conftest import VIN, FakeClock, login_tokens, write_config
 
@@ -125,6 +127,11 @@ async def test_containers_telematic_data_and_history(make_sim, tmp_path: Path,
         assert float(header["value"]) == pytest.approx(car.soc_pct, abs=0.1)
         assert data["vehicle.drivetrain.electricEngine.charging.level"] == {
             "timestamp": None, "unit": None, "value": None}  # never sent by this car
+        events = {e.field: e for e in parse_telematic_data(VIN, data, fake_clock())}
+        assert events["soc_pct"].value == pytest.approx(car.soc_pct, abs=0.1)
+        assert events["charging_status"].value is ChargingStatus.FINISHED
+        assert events["plugged"].value is True and events["phases"].value == 1
+        assert events["charging_power_kw"].value == 0.0
         history = await api.charging_history(VIN, start - timedelta(days=61), start)
     assert len(history) == 12  # two 45-day windows, one of them two pages long
     assert all(s["energyConsumedFromPowerGridKwh"] > 3 for s in history)
