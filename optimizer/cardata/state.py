@@ -65,15 +65,3 @@ class VehicleState:
             return None
         return lat.value, lon.value, max(lat.measured_at, lon.measured_at)
 
-
-@dataclass(slots=True)
-class FleetState:
-    """One `VehicleState` per VIN, created on first sight (one account can map several cars)."""
-
-    vehicles: dict[str, VehicleState] = field(default_factory=dict)
-
-    def apply(self, event: VehicleEvent) -> bool:
-        state = self.vehicles.get(event.vin)
-        if state is None:
-            state = self.vehicles[event.vin] = VehicleState(event.vin)
-        return state.apply(event)

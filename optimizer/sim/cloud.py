@@ -248,10 +248,6 @@ class Cloud:
                 self.gate_version += 1
             self.cond.notify_all()
 
-    def live_session(self) -> Session | None:
-        with self.cond:
-            return next(iter(self.sessions.values()), None)
-
     # -- REST ------------------------------------------------------------------------------------
 
     def check_access(self, token: str, now: datetime) -> tuple[int, str, str] | None:
