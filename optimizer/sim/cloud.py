@@ -59,6 +59,9 @@ class SimConfig:
     max_containers: int = 10
     auto_approve: bool = False
     """Approve every login at once (the demo has no person at a browser)."""
+    gateway_faults: int = 0
+    """Answer this many token polls with BMW's 500 "keymanagement" fault, which consumes the
+    device code (seen during onboarding, reference/cardata.md §1.4)."""
     seed: int = 1
 
 
@@ -125,6 +128,7 @@ class Cloud:
         self.containers: dict[str, dict[str, Any]] = {}
         self.gate_version = 0
         self.applied_version = 0
+        self.gateway_faults_left = config.gateway_faults
         self.applied_token: str | None = None
         """The gcid's id_token mosquitto checks against now (None: no entry)."""
         self.pending_token: str | None = None

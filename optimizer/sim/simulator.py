@@ -331,6 +331,13 @@ class _Handler(BaseHTTPRequestHandler):
             if now >= grant.expires_at:
                 self._oauth_error(401, "expired_token", "The code is expired")
                 return
+            if cloud.gateway_faults_left > 0:
+                cloud.gateway_faults_left -= 1
+                grant.state = "used"  # BMW's gateway fault burns the device code
+                self._send(500, {"fault": {
+                    "faultstring": "Invalid Access Token",
+                    "detail": {"errorcode": "keymanagement.service.invalid_access_token"}}})
+                return
             too_fast = (config.enforce_poll_interval and grant.last_poll is not None
                         and now - grant.last_poll < timedelta(seconds=config.poll_interval_s))
             grant.last_poll = now

@@ -85,6 +85,17 @@ async def test_denied_and_expired_logins_say_what_to_do(make_sim,
     assert sum(fake_clock.slept[-6:]) >= 30
 
 
+async def test_gateway_fault_fails_fast(make_sim, fake_clock: FakeClock) -> None:
+    sim = make_sim(clock=fake_clock, gateway_faults=1)
+    async with httpx.AsyncClient() as http:
+        flow = DeviceFlow(sim.settings(), http, clock=fake_clock, sleep=fake_clock.sleep)
+        code = await flow.start()
+        sim.approve(code.user_code)
+        with pytest.raises(LoginError, match="consumed the code"):
+            await flow.wait(code)
+    assert len(fake_clock.slept) == 1  # no polling on into access_denied
+
+
 async def test_refresh_rotates_and_persists_the_refresh_token(make_sim, fake_clock: FakeClock,
                                                               tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
