@@ -49,7 +49,9 @@ async def charger(home_assistant: HomeAssistant) -> AsyncIterator[HomeAssistantC
 
 
 async def test_start_and_stop_switch_the_input_boolean(
-        charger: HomeAssistantCharger, home_assistant: HomeAssistant) -> None:
+        charger: HomeAssistantCharger, home_assistant: HomeAssistant,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     assert isinstance(charger, Charger) and isinstance(charger, MeterSource)
     await charger.stop()
     assert home_assistant.state(SWITCH) == "off"
@@ -59,6 +61,8 @@ async def test_start_and_stop_switch_the_input_boolean(
     await charger.stop()
     assert home_assistant.state(SWITCH) == "off"
     assert (await charger.status()).state is ChargerState.AVAILABLE
+    assert "/api/services/input_boolean/turn_off" in caplog.text  # httpx did log the calls
+    assert home_assistant.token not in caplog.text  # ... but never the token
 
 
 async def test_current_limit_sets_the_input_number(
@@ -104,7 +108,7 @@ async def test_a_wrong_token_is_a_clear_401(home_assistant: HomeAssistant,
         with pytest.raises(ChargerError, match=r"refused the token \(401\)") as refused:
             await wallbox.start()
     assert "not-a-token" not in str(refused.value)
-    assert home_assistant.token not in caplog.text
+    assert "not-a-token" not in caplog.text
 
 
 async def test_an_unknown_entity_is_a_clear_404(home_assistant: HomeAssistant) -> None:
