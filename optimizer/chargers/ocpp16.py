@@ -9,10 +9,12 @@ from typing import Any
 
 from ocpp.v16 import ChargePoint, call, call_result, datatypes, enums
 
+from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.ocpp_common import (
     LIVE_PROFILE_ID,
     PLAN_PROFILE_ID,
+    REJECTED,
     STATUS_16,
     CompositeSchedule,
     SessionEvents,
@@ -26,6 +28,7 @@ from optimizer.chargers.ocpp_common import (
 from optimizer.model import ChargerState, MeterReading
 from optimizer.ports import Clock
 
+_MAX_PERIODS_KEY = "ChargingScheduleMaxPeriods"
 _transaction_ids = itertools.count(1)
 """1.6 transaction ids are integers the central system hands out; unique per process."""
 
@@ -53,6 +56,8 @@ class Session16(ChargePoint):  # type: ignore[misc]
         self._phases = phases
         self._id_tag = id_tag
         self._heartbeat_s = heartbeat_s
+        self._configuration_asked = False
+        self._max_periods_value: int | None = None
 
     async def _call(self, payload: Any) -> Any:
         return await checked_call(self, payload)
@@ -152,9 +157,30 @@ class Session16(ChargePoint):  # type: ignore[misc]
             start_schedule=iso_utc(start),
         )
 
+    async def _max_periods(self) -> int | None:
+        """`ChargingScheduleMaxPeriods` from GetConfiguration, asked once per connection.
+
+        Boxes that do not implement GetConfiguration are simply tried: a profile they cannot
+        hold is rejected, and the plan is then followed live.
+        """
+        if not self._configuration_asked:
+            self._configuration_asked = True
+            try:
+                result = await self._call(call.GetConfiguration(key=[_MAX_PERIODS_KEY]))
+            except ChargerError:
+                return None
+            for item in result.configuration_key or ():
+                if item.get("key") == _MAX_PERIODS_KEY and str(item.get("value")).isdigit():
+                    self._max_periods_value = int(item["value"])
+        return self._max_periods_value
+
     async def set_default_profile(
         self, periods: Sequence[CurrentPeriod], valid_to: datetime
-    ) -> bool:
+    ) -> str | None:
+        max_periods = await self._max_periods()
+        if max_periods is not None and len(periods) > max_periods:
+            return (f"the station holds at most {max_periods} schedule periods and the plan "
+                    f"needs {len(periods)}")
         start = periods[0].start
         profile = datatypes.ChargingProfile(
             charging_profile_id=PLAN_PROFILE_ID,
@@ -167,7 +193,7 @@ class Session16(ChargePoint):  # type: ignore[misc]
         result = await self._call(
             call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile)
         )
-        return bool(result.status == enums.ChargingProfileStatus.accepted)
+        return None if result.status == enums.ChargingProfileStatus.accepted else REJECTED
 
     def _live_profile(self, current_a: float, transaction_id: int | None) -> Any:
         return datatypes.ChargingProfile(

@@ -15,6 +15,7 @@ from optimizer.chargers.ocpp_common import (
     CONNECTOR_STATUS_201,
     LIVE_PROFILE_ID,
     PLAN_PROFILE_ID,
+    REJECTED,
     CompositeSchedule,
     SessionEvents,
     after,
@@ -171,7 +172,7 @@ class Session201(ChargePoint):  # type: ignore[misc]
 
     async def set_default_profile(
         self, periods: Sequence[CurrentPeriod], valid_to: datetime
-    ) -> bool:
+    ) -> str | None:
         start = periods[0].start
         profile = self._profile(
             PLAN_PROFILE_ID,
@@ -185,7 +186,7 @@ class Session201(ChargePoint):  # type: ignore[misc]
         result = await checked_call(
             self, call.SetChargingProfile(evse_id=0, charging_profile=profile)
         )
-        return bool(result.status == enums.ChargingProfileStatusEnumType.accepted)
+        return None if result.status == enums.ChargingProfileStatusEnumType.accepted else REJECTED
 
     def _live_profile(
         self, current_a: float, transaction_id: str | None

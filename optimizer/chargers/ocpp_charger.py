@@ -266,16 +266,15 @@ class OcppCharger:
             return
         valid_to = periods[-1].end
         self.schedule_verified = False
-        if await session.set_default_profile(periods, valid_to):
+        problem = await session.set_default_profile(periods, valid_to)
+        if problem is None:
             composite = await session.composite_schedule(int((valid_to - now).total_seconds()))
             self.schedule_verified = composite is not None and schedule_matches(periods, composite)
             if not self.schedule_verified:
-                self.last_error = "the station's composite schedule does not match the plan"
-                log.warning("charger '%s': %s; following the plan live", self.name,
-                            self.last_error)
-        else:
-            self.last_error = "the station rejected the charging profile"
-            log.warning("charger '%s': %s; following the plan live", self.name, self.last_error)
+                problem = "the station's composite schedule does not match the plan"
+        if problem is not None:
+            self.last_error = problem
+            log.warning("charger '%s': %s; following the plan live", self.name, problem)
         self.mode = "schedule" if self.schedule_verified else "live"
         self._notify()
         await self.tick(now)

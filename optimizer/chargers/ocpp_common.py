@@ -31,6 +31,7 @@ def after(action: str) -> Callable[[_Handler], _Handler]:
 
 PLAN_PROFILE_ID = 1
 """Our TxDefaultProfile carrying the plan; re-sent with the same id so it replaces itself."""
+REJECTED = "the station rejected the charging profile"
 LIVE_PROFILE_ID = 2
 """The TxProfile used for live limits (fallback, manual `set`); above the plan in the stack."""
 
@@ -113,7 +114,9 @@ class OcppSession(Protocol):
 
     async def set_default_profile(
         self, periods: Sequence[CurrentPeriod], valid_to: datetime
-    ) -> bool: ...
+    ) -> str | None:
+        """Install the plan; None when the station accepted it, else why it did not."""
+        ...
 
     async def set_live_limit(self, current_a: float, transaction_id: str) -> bool: ...
 

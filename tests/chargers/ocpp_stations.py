@@ -137,11 +137,13 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
 
 
 class Station16(Cp16):  # type: ignore[misc]
-    """An OCPP 1.6J station. `reject_profiles` = "all" | "default" | None."""
+    """An OCPP 1.6J station. `reject_profiles` = "all" | "default" | None; `max_periods` is
+    its ChargingScheduleMaxPeriods (enforced on SetChargingProfile too)."""
 
     def __init__(self, station_id: str, ws: ClientConnection, clock: Any,
-                 reject_profiles: str | None = None) -> None:
+                 reject_profiles: str | None = None, max_periods: int = 24) -> None:
         super().__init__(station_id, ws, response_timeout=5)
+        self.max_periods = max_periods
         self.smart = SmartCharging(clock)
         self.clock = clock
         self.reject_profiles = reject_profiles
@@ -185,6 +187,8 @@ class Station16(Cp16):  # type: ignore[misc]
         ):
             return result16.SetChargingProfile(status="Rejected")
         schedule = p["charging_schedule"]
+        if len(schedule["charging_schedule_period"]) > self.max_periods:
+            return result16.SetChargingProfile(status="Rejected")
         profile = Profile(
             profile_id=p["charging_profile_id"], purpose=purpose,
             kind=p["charging_profile_kind"], stack_level=p["stack_level"],
@@ -198,6 +202,17 @@ class Station16(Cp16):  # type: ignore[misc]
         )
         accepted = self.smart.store(profile)
         return result16.SetChargingProfile(status="Accepted" if accepted else "Rejected")
+
+    @on(enums16.Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any):
+        self.requests.append(("GetConfiguration", {"key": key}))
+        known = {"ChargingScheduleMaxPeriods": str(self.max_periods),
+                 "ChargingScheduleAllowedChargingRateUnit": "Current,Power"}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": True, "value": known[k]}
+                               for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
 
     @on(enums16.Action.get_composite_schedule)
     def on_composite(self, connector_id: int, duration: int, **_: Any):

@@ -100,8 +100,9 @@ async def test_plan_goes_to_the_station_as_a_verified_schedule(
         ]
         if version == "ocpp1.6":
             assert limits[1:6] == [15.9, 15.9, 10.7, 0.0, 6.7]
+        asked_first = ["GetConfiguration"] if version == "ocpp1.6" else []
         assert [name for name, _ in station.requests] == [
-            "SetChargingProfile", "GetCompositeSchedule"]
+            *asked_first, "SetChargingProfile", "GetCompositeSchedule"]
         assert charger.mode == "schedule"
         assert charger.schedule_verified is True
         # The station's own composite schedule gives the plan's current in every slot.
@@ -296,6 +297,21 @@ async def test_a_transaction_running_before_we_connected_is_learnt_from_meter_va
         await transaction_settled(station)
         assert station.requests[-1] == ("RemoteStopTransaction", {"transaction_id": 4711})
         assert station.smart.transaction_id is None
+
+
+async def test_a_16_station_with_too_few_schedule_periods_is_driven_live(
+    central: tuple[CentralSystem, OcppCharger], clock: FakeClock
+) -> None:
+    system, charger = central
+    async with Connected(system.url(), "CP1", PASSWORD, "ocpp1.6", clock,
+                         max_periods=3) as station:
+        await station.boot()
+        await charger.apply_plan(make_plan(T0, POWERS_KW))  # needs 6 periods
+        assert station.requests == [
+            ("GetConfiguration", {"key": ["ChargingScheduleMaxPeriods"]})]
+        assert charger.mode == "live"
+        assert charger.last_error == ("the station holds at most 3 schedule periods and the "
+                                      "plan needs 6")
 
 
 async def test_call_errors_raise(central: tuple[CentralSystem, OcppCharger],

@@ -201,7 +201,7 @@ VENDORS: list[Vendor] = [
             ({("holding", 1000): u32(3), ("holding", 1004): u32(7)}, ChargerState.CHARGING),
             ({("holding", 1000): u32(4), ("holding", 1004): u32(7)}, ChargerState.FAULT),
         ],
-        meter_layout={("holding", 1020): u32(11_000_000), ("holding", 1036): u32(98_765_4)},
+        meter_layout={("holding", 1020): u32(11_000_000), ("holding", 1036): u32(987_654)},
         power_kw=11.0, energy_kwh=98.7654,
         keepalive=lambda fc, address, values: values is not None and address == 5018,
         timeout_s=30.0, heartbeat_period_s=15.0,
