@@ -125,7 +125,7 @@ class Simulator:
     def settings(self) -> CardataSettings:
         return CardataSettings(client_id=self.config.client_id,
                                auth_base_url=f"{self.http_url}/gcdm/oauth",
-                               api_base_url=self.http_url, stream_host="127.0.0.1",
+                               api_base_url=self.http_url, stream_host="localhost",
                                stream_port=self.broker.port, ca_file=self.certs.ca_file)
 
     def config_toml(self) -> str:
@@ -191,7 +191,7 @@ class Simulator:
         client.username_pw_set(PUBLISHER, self._publisher_password)
         client.tls_set_context(ssl.create_default_context(cafile=str(self.certs.ca_file)))
         client.reconnect_delay_set(1, 1)
-        client.connect("127.0.0.1", self.broker.port, keepalive=30)
+        client.connect("localhost", self.broker.port, keepalive=30)
         client.loop_start()
         self._publisher = client
 

@@ -184,7 +184,7 @@ async def test_second_connection_is_refused_and_one_stream_per_account(make_sim,
         other = await asyncio.to_thread(sim.cloud.issue_tokens, SCOPE)
         context = ssl.create_default_context(cafile=str(sim.certs.ca_file))
         with pytest.raises(aiomqtt.MqttCodeError) as refused:
-            async with aiomqtt.Client("127.0.0.1", sim.broker.port, username=sim.config.gcid,
+            async with aiomqtt.Client("localhost", sim.broker.port, username=sim.config.gcid,
                                       password=other["id_token"], identifier="other-app",
                                       protocol=aiomqtt.ProtocolVersion.V311,
                                       tls_context=context):
@@ -203,9 +203,35 @@ async def test_tls_below_1_3_is_refused(make_sim) -> None:
     context = ssl.create_default_context(cafile=str(sim.certs.ca_file))
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(aiomqtt.MqttError):
-        async with aiomqtt.Client("127.0.0.1", sim.broker.port, username="x", password="y",
+        async with aiomqtt.Client("localhost", sim.broker.port, username="x", password="y",
                                   tls_context=context, timeout=5):
             pass
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+async def test_untrusted_or_misnamed_broker_is_not_accepted(make_sim, tmp_path: Path,
+                                                             host: str) -> None:
+    sim = make_sim()
+    login_tokens(sim, tmp_path, real_clock())
+    # localhost without the simulator's CA: untrusted; 127.0.0.1 with it: the certificate is
+    # for `localhost` only, so the hostname check must refuse it
+    settings = sim.settings().model_copy(update={
+        "stream_host": host, "ca_file": None if host == "localhost" else sim.certs.ca_file})
+    waited = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waited.set()
+        await asyncio.Future()  # park here; the test ends the stream
+
+    async with httpx.AsyncClient() as http:
+        manager = TokenManager(settings, TokenStore(tmp_path), http, clock=real_clock)
+        stream = CardataStream(settings, manager, clock=real_clock, sleep=sleep)
+        task = asyncio.create_task(stream.run(Collector()))
+        await asyncio.wait_for(waited.wait(), 10)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert stream.stats.connections == 0 and stream.stats.failures == 1
+    assert sim.cloud.stats.connections == 0
 
 
 async def test_invalid_messages_are_counted_never_fatal(make_sim, tmp_path: Path) -> None:
