@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -89,7 +90,8 @@ async def test_cu103_says_to_subscribe_cardata_api(make_sim, tmp_path: Path,
 
 
 async def test_expired_access_token_is_refreshed_once(make_sim, tmp_path: Path,
-                                                      fake_clock: FakeClock) -> None:
+                                                      fake_clock: FakeClock, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     server_clock = FakeClock(fake_clock.now)
     sim = make_sim(clock=server_clock)
     async with httpx.AsyncClient() as http:
@@ -99,6 +101,8 @@ async def test_expired_access_token_is_refreshed_once(make_sim, tmp_path: Path,
         assert await api.basic_data(VIN)
         assert api.tokens.current().access_token != before.access_token
     assert QuotaLedger(tmp_path).status(fake_clock()).used == 2  # the retry costs a call too
+    secrets = [*sim.cloud.access, *sim.cloud.refresh, *sim.cloud.id_tokens]
+    assert "basicData" in caplog.text and not [s for s in secrets if s in caplog.text]
 
 
 async def test_containers_telematic_data_and_history(make_sim, tmp_path: Path,
