@@ -262,3 +262,21 @@ def test_cli_stream_replays_a_recorded_file(tmp_path: Path) -> None:
     assert second["charging_power_kw"] == 7.4
     assert second["received_at"] == "2026-01-01T09:02:00.930000+00:00"
     assert "skipped invalid message #1" in result.stderr and ":2:" in result.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["soc_pct", "plugged", "latitude"]),
+                          st.integers(0, 20), st.integers(0, 3)), max_size=30))
+def test_state_holds_the_newest_measurement_in_any_arrival_order(
+        arrivals: list[tuple[str, int, int]]) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    state = VehicleState(VIN)
+    newest: dict[str, int] = {}
+    for name, second, value in arrivals:
+        at = t0.replace(second=second)
+        changed = state.apply(VehicleEvent(VIN, name, value, at, t0))
+        if second < newest.get(name, -1):
+            assert not changed  # older than what is held: never taken
+        newest[name] = max(newest.get(name, -1), second)
+    for name, second in newest.items():
+        assert state.fields[name].measured_at == t0.replace(second=second)
