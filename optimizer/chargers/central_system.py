@@ -97,6 +97,10 @@ class CentralSystem:
         return charger
 
     @property
+    def station_ids(self) -> list[str]:
+        return list(self._stations)
+
+    @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("central system is not running")

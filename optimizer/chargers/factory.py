@@ -7,7 +7,7 @@ file, like the tariff path.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
@@ -59,12 +59,18 @@ async def _open_ocpp(stations: list[OcppCharger], wait_s: float) -> None:
 
 @asynccontextmanager
 async def open_chargers(
-    configs: Sequence[ChargerConfig], base: Path, clock: Clock, *, wait_s: float | None = None
+    configs: Sequence[ChargerConfig],
+    base: Path,
+    clock: Clock,
+    *,
+    wait_s: float | None = None,
+    on_listening: Callable[[OcppCharger, str], None] | None = None,
 ) -> AsyncIterator[dict[str, Charger]]:
     """Every configured (non-simulated) charger by name, connected, until the block ends.
 
-    OCPP chargers on the same host and port share one central system. With `wait_s`, each
-    OCPP station must connect within that many seconds (the CLI); without, stations connect
+    OCPP chargers on the same host and port share one central system; `on_listening` hears
+    each station's URL once its central system accepts connections. With `wait_s`, each OCPP
+    station must connect within that many seconds (the CLI); without, stations connect
     whenever they like (the service).
     """
     async with AsyncExitStack() as stack:
@@ -97,8 +103,14 @@ async def open_chargers(
                     connector_id=ocpp.connector_id, id_tag=ocpp.id_tag))
                 stations.append(station)
                 chargers[config.name] = station
+        urls: dict[str, str] = {}
         for system in systems.values():
             await stack.enter_async_context(system)
+            urls.update((station_id, f"{system.url()}/{station_id}")
+                        for station_id in system.station_ids)
+        if on_listening is not None:
+            for station in stations:
+                on_listening(station, urls[station.station_id])
         if wait_s is not None:
             await _open_ocpp(stations, wait_s)
         yield chargers
@@ -113,11 +125,17 @@ def _tls(ocpp: OcppSettings, base: Path) -> ssl.SSLContext | None:
 
 @asynccontextmanager
 async def open_charger(
-    config: ChargerConfig, base: Path, clock: Clock, *, wait_s: float = 90.0
+    config: ChargerConfig,
+    base: Path,
+    clock: Clock,
+    *,
+    wait_s: float = 90.0,
+    on_listening: Callable[[OcppCharger, str], None] | None = None,
 ) -> AsyncIterator[Charger]:
     """One charger, connected; for OCPP the central system runs until the block ends and the
     station gets `wait_s` seconds to connect (stations reconnect on their own schedule)."""
     if config.kind == "simulated":
         raise ChargerError(f"charger '{config.name}' is simulated: there is nothing to control")
-    async with open_chargers([config], base, clock, wait_s=wait_s) as chargers:
+    async with open_chargers([config], base, clock, wait_s=wait_s,
+                             on_listening=on_listening) as chargers:
         yield chargers[config.name]

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from optimizer.chargers.factory import SystemClock, current_range, open_charger
+from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.config import ChargerConfig, Config, load_config
 from optimizer.errors import ConfigError, InputError
 from optimizer.model import ChargerStatus
@@ -62,8 +65,16 @@ def describe(name: str, kind: str, status: ChargerStatus) -> dict[str, Any]:
     }
 
 
+def _announce(wait_s: float) -> Callable[[OcppCharger, str], None]:
+    def announce(station: OcppCharger, url: str) -> None:
+        print(f"{station.name}: waiting up to {wait_s:g} s for station '{station.station_id}' "
+              f"to connect to {url}", file=sys.stderr, flush=True)
+    return announce
+
+
 async def _act(args: argparse.Namespace, config: ChargerConfig, base: Path) -> dict[str, Any]:
-    async with open_charger(config, base, SystemClock(), wait_s=args.wait) as charger:
+    async with open_charger(config, base, SystemClock(), wait_s=args.wait,
+                            on_listening=_announce(args.wait)) as charger:
         result: dict[str, Any] = {"action": args.action}
         if args.action == "start":
             await charger.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -90,22 +89,20 @@ async def test_ocpp_start_waits_for_the_station_and_remote_starts(
     secret.write_text("cli-Passw0rd\n")
     config = write_config(tmp_path, "garage", "ocpp", (
         f'[chargers.ocpp]\nstation_id = "CPX"\npassword_file = "cp.password"\nport = {port}\n'))
-    command = asyncio.create_task(cli("start", "--json", "--wait", "30", "--config", str(config)))
-    deadline = time.monotonic() + 30
-    while True:  # the CLI is a separate process: its port opens when it is ready
-        try:
-            session = Connected(f"ws://127.0.0.1:{port}/ocpp", "CPX", "cli-Passw0rd", "ocpp1.6",
-                                clock)
-            station: Station16 = await session.__aenter__()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and not command.done()
-            await asyncio.sleep(0.1)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "optimizer", "charger", "start", "--json", "--wait", "30",
+        "--config", str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stderr is not None
+    announced = (await asyncio.wait_for(process.stderr.readline(), 60)).decode()
+    url = f"ws://127.0.0.1:{port}/ocpp/CPX"
+    assert announced == f"garage: waiting up to 30 s for station 'CPX' to connect to {url}\n"
+    session = Connected(f"ws://127.0.0.1:{port}/ocpp", "CPX", "cli-Passw0rd", "ocpp1.6", clock)
+    station: Station16 = await session.__aenter__()
     try:
         await station.call(call.BootNotification(charge_point_vendor="Lab",
                                                  charge_point_model="CLI"), suppress=False)
-        code, out, err = await command
-        assert code == 0, err
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, err
         result = json.loads(out)
         assert result["details"]["station_id"] == "CPX"
         assert [name for name, _ in station.requests] == ["RemoteStartTransaction"]
