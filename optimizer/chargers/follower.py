@@ -2,8 +2,9 @@
 the service calls `tick(now)` at every slot boundary and the follower sets that slot's current.
 
 Only changes are sent, so a box is not rewritten every tick; its own keep-alive keeps it from
-falling back meanwhile. Past the plan's end the charger is switched off, the same safe state an
-OCPP station reaches at `validTo`.
+falling back meanwhile. Past the plan's end the charger stays off until the next plan (these
+boxes hold no `validTo`; if this service dies, their watchdog drops them to the failsafe
+current instead).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 `MeterSource`, whichever protocol version it speaks and whether or not it is connected now.
 
 The plan is handed to the station as an absolute TxDefaultProfile with `validTo`, so the station
-keeps following it (and stops at its end) even if this service dies. It is checked with
+keeps following it even if this service dies, and returns to its own default at the plan's end
+instead of holding a stale limit forever. It is checked with
 GetCompositeSchedule and re-sent on every new connection. A station that rejects the profile, or
 whose composite schedule does not match, is driven slot by slot instead (`tick`): remote
 start/stop plus a TxProfile limit for the running transaction.
