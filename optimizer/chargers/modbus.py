@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -179,8 +180,14 @@ class ModbusCharger:
                 what, lambda: client.write_coil(reg.address, bool(raw), device_id=unit))
             return
         number: int | float = raw if reg.type.startswith("float") else round(raw)
-        registers = client.convert_to_registers(
-            number, client.DATATYPE[reg.type.upper()], word_order=reg.word_order)
+        try:
+            registers = client.convert_to_registers(
+                number, client.DATATYPE[reg.type.upper()], word_order=reg.word_order)
+        except struct.error:
+            raise ChargerError(
+                f"charger '{self.name}': {value:g} does not fit {name} ({reg.type}, "
+                f"{reg.scale:g} units each); is max_current_a right for this box?"
+            ) from None
         if reg.write == "single":
             await self._request(
                 what, lambda: client.write_register(reg.address, registers[0], device_id=unit))

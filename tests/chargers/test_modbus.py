@@ -162,6 +162,19 @@ async def test_errors_name_the_register_and_the_box(clock: FakeClock) -> None:
                 await driver.set_current_limit(16.0)
 
 
+async def test_a_current_the_register_cannot_hold_is_refused_before_writing(
+        clock: FakeClock) -> None:
+    vendor = BY_NAME["keba_p30"]  # mA in a UINT16: at most 65.535 A
+    wide = CurrentRange(phases=3, voltage_v=230.0, min_current_a=6.0, max_current_a=80.0)
+    async with SimulatedWallbox(vendor, clock) as sim:
+        driver = ModbusCharger("garage", load_map(vendor.map_name), wide, clock,
+                               host="127.0.0.1", port=sim.port, retry_delay_s=0.0)
+        async with driver:
+            with pytest.raises(ChargerError, match="70 does not fit current"):
+                await driver.set_current_limit(70.0)
+    assert sim.writes == []
+
+
 async def test_an_unreachable_box_gives_a_clear_error(clock: FakeClock) -> None:
     driver = ModbusCharger("garage", load_map("vestel_evc04"), RANGE, clock, host="127.0.0.1",
                            port=free_port(), timeout_s=0.3, retry_delay_s=0.0)
