@@ -11,6 +11,12 @@ The stream gate decides, at every moment, which password mosquitto holds for a g
 * the session just ended -> sometimes nothing for `reconnect_refusal_s` (BMW refuses a reconnect
   right after a disconnect with rc=5);
 * otherwise -> the newest unexpired id_token of the account.
+
+Limits of this construction (mosquitto knows passwords, not sessions): a second client that
+presents the *same* id_token as the live session is let in (with the same client id it takes
+the session over, as MQTT prescribes); and only the newest token opens a new session, where
+BMW would accept any unexpired one. Neither matters for a client that logs in once and
+refreshes, which is what BMW's rules force anyway.
 """
 
 from __future__ import annotations
