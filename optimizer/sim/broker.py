@@ -165,7 +165,6 @@ class MosquittoBroker:
         with self._cond:
             if self._running:
                 return
-            self._running = False
         process = subprocess.Popen([self.executable, "-c", str(self.conf)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._process = process
