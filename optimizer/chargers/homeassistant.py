@@ -17,7 +17,7 @@ import httpx
 
 from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentRange
-from optimizer.chargers.meter import MeterFeed
+from optimizer.chargers.meter import TO_KILO, MeterFeed
 from optimizer.chargers.settings import HomeAssistantSettings
 from optimizer.model import ChargerState, ChargerStatus, MeterReading
 from optimizer.ports import Clock
@@ -30,7 +30,6 @@ SWITCH_STATES: dict[str, ChargerState] = {
     "unavailable": ChargerState.FAULT,
 }
 """A switch cannot tell plugged from idle; 'on' means charging is allowed and expected."""
-_TO_KILO: dict[str, float] = {"W": 0.001, "kW": 1.0, "Wh": 0.001, "kWh": 1.0}
 
 
 class HomeAssistantCharger:
@@ -165,9 +164,9 @@ class HomeAssistantCharger:
         data = await self.state(entity)
         value = _number(data["state"])
         unit = str(data.get("attributes", {}).get("unit_of_measurement", ""))
-        if value is None or unit not in _TO_KILO:
+        if value is None or unit not in TO_KILO:
             return None
-        return value * _TO_KILO[unit]
+        return value * TO_KILO[unit]
 
     async def status(self) -> ChargerStatus:
         switch = (await self.state(self.settings.switch_entity))["state"]

@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator
 
 from optimizer.model import MeterReading
 
+TO_KILO: dict[str, float] = {"W": 0.001, "kW": 1.0, "Wh": 0.001, "kWh": 1.0}
+"""Factor from a meter's unit to kW or kWh; other units are not power or energy."""
+
 
 class MeterFeed:
     """A `MeterSource`: one consumer, readings in arrival order."""

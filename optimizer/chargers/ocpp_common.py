@@ -14,6 +14,7 @@ from ocpp.exceptions import OCPPError
 
 from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod
+from optimizer.chargers.meter import TO_KILO
 from optimizer.model import ChargerState, MeterReading
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
@@ -68,7 +69,6 @@ CHARGING_STATE_201: Mapping[str, ChargerState] = {
 
 _ENERGY = "Energy.Active.Import.Register"
 _POWER = "Power.Active.Import"
-_TO_KILO: Mapping[str, float] = {"Wh": 0.001, "kWh": 1.0, "W": 0.001, "kW": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,7 @@ def parse_meter_values(
                 continue
             measurand = sample.get("measurand", _ENERGY)
             unit, multiplier = _unit(sample)
-            scale = _TO_KILO.get(unit)
+            scale = TO_KILO.get(unit)
             if scale is None:
                 continue
             value = float(sample["value"]) * multiplier * scale
