@@ -216,3 +216,24 @@ async def test_a_plan_is_followed_slot_by_slot(clock: FakeClock) -> None:
         (6, 5004, [6000]), (6, 5014, [1]),   # slot 3: 6 A
         (6, 5014, [0]),                      # slot 4 and after the plan: paused
     ]
+
+
+async def test_a_failed_heartbeat_is_reported_and_the_next_one_recovers(
+        clock: FakeClock) -> None:
+    vendor = BY_NAME["schneider_evlink_pro"]
+    async with SimulatedWallbox(vendor, clock) as sim:
+        driver = ModbusCharger("wb", load_map(vendor.map_name), RANGE, clock, host="127.0.0.1",
+                               port=sim.port, retries=0, retry_delay_s=0.0)
+        async with driver:
+            ticks = Ticks(clock)
+            driver.start_heartbeat(ticks)
+            await ticks.next_period()
+            sim.fail_with = [4]  # "device failure" on the next lifebit write
+            ticks.grant()
+            await ticks.next_period()
+            assert driver.last_error is not None
+            assert "writing 1 to lifebit (holding 4000)" in driver.last_error
+            ticks.grant()
+            await ticks.next_period()
+            assert driver.last_error is None
+            assert sim.writes == [(6, 4000, [1])]  # the failed write never landed
