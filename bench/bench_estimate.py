@@ -35,19 +35,21 @@ FILLER = (
     ("vehicle.cabin.door.row1.driver.isOpen", None, False),
 )
 MESSAGES_PER_CAR_DAY = 33_000
-MAX_MESSAGES = 400_000
-"""Cap so one run takes about a minute."""
+DAYS = 3.0
+"""Three days of five cars: about 500,000 messages, a few charges each; one run ≈ 10 s."""
 
 
-def dense_stream() -> list[str]:
+def dense_stream(days: float = DAYS) -> list[str]:
+    """The first `days` of the harness fleet's stream, padded to 33,000 messages/car/day."""
     trace = build_trace(sessions_per_car=12, seed=1)
     rng = np.random.default_rng(0)
-    items = [(t, json.dumps(env, separators=(",", ":"))) for t, env in trace.messages]
-    start, end = trace.messages[0][0], trace.messages[-1][0]
-    days = (end - start) / 86400.0
+    start = trace.messages[0][0]
+    end = start + days * 86400.0
+    items = [(t, json.dumps(env, separators=(",", ":"))) for t, env in trace.messages
+             if t < end]
     for car in trace.cars:
-        n = int(days * MESSAGES_PER_CAR_DAY) - sum(1 for _, e in trace.messages
-                                                   if e["vin"] == car.vin)
+        own = sum(1 for t, e in trace.messages if e["vin"] == car.vin and t < end)
+        n = int(days * MESSAGES_PER_CAR_DAY) - own
         for t in np.sort(rng.uniform(start, end, n)):
             name, unit, value = FILLER[int(rng.integers(len(FILLER)))]
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
@@ -56,12 +58,12 @@ def dense_stream() -> list[str]:
                 "vin": car.vin, "entityId": "bench", "topic": car.vin,
                 "timestamp": stamp + ".000Z", "data": {name: entry}}, separators=(",", ":"))))
     items.sort(key=lambda x: x[0])
-    return [line for _, line in items[:MAX_MESSAGES]]
+    return [line for _, line in items]
 
 
 def main() -> None:
     lines = dense_stream()
-    print(f"stream: {len(lines):,} messages, 5 VINs")
+    print(f"stream: {len(lines):,} messages, 5 VINs, {DAYS:g} days")
 
     parsed = [parse_message(line) for line in lines]
     events = [e for batch in parsed for e in batch]

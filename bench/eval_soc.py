@@ -20,13 +20,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=12)
     args = parser.parse_args()
     report = run_harness(sessions_per_car=args.sessions, seeds=tuple(args.seeds))
-    print(f"{'method':18s} {'scenario':9s} {'n':>6s} {'MAE':>6s} {'P95':>6s} {'max':>7s} "
-          f"{'in band':>8s}")
+    print(f"{'method':18s} {'scenario':13s} {'n':>6s} {'MAE':>6s} {'P95':>6s} {'max':>7s} "
+          f"{'in band':>8s} {'width':>6s}")
     for method, scenarios in report.items():
         for scenario, s in scenarios.items():
             band = "-" if s.coverage is None else f"{s.coverage:.1%}"
-            print(f"{method:18s} {scenario:9s} {s.n:6d} {s.mae:6.2f} {s.p95:6.2f} "
-                  f"{s.max_error:7.2f} {band:>8s}")
+            width = "-" if s.width is None else f"{s.width:.2f}"
+            print(f"{method:18s} {scenario:13s} {s.n:6d} {s.mae:6.2f} {s.p95:6.2f} "
+                  f"{s.max_error:7.2f} {band:>8s} {width:>6s}")
     ratio = report["linear baseline"]["all"].mae / report["estimator"]["all"].mae
     print(f"baseline MAE / estimator MAE: {ratio:.1f}x")
 

@@ -36,17 +36,22 @@ class Scores:
     max_error: float
     coverage: float | None
     """Share of samples with the truth inside the band; None for a method without a band."""
+    width: float | None = None
+    """Mean band width (high - low) in SoC points: a wide band covers easily, this keeps it
+    honest."""
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {"n": self.n, "mae": round(self.mae, 3), "p95": round(self.p95, 3),
                 "max": round(self.max_error, 3),
-                "coverage": None if self.coverage is None else round(self.coverage, 4)}
+                "coverage": None if self.coverage is None else round(self.coverage, 4),
+                "width": None if self.width is None else round(self.width, 3)}
 
 
 @dataclass(slots=True)
 class _Samples:
     errors: list[float]
     inside: list[bool]
+    widths: list[float]
 
 
 def _parsed(trace: Trace) -> dict[str, list[tuple[float, list[VehicleEvent]]]]:
@@ -59,9 +64,12 @@ def _parsed(trace: Trace) -> dict[str, list[tuple[float, list[VehicleEvent]]]]:
 
 def _run(trace: Trace, parsed: dict[str, list[tuple[float, list[VehicleEvent]]]],
          factory: Callable[[str], Estimates], use_meter: bool, has_band: bool
-         ) -> dict[str, _Samples]:
-    """Per session kind, the errors of one method over the whole trace."""
-    out: dict[str, _Samples] = {}
+         ) -> dict[tuple[str, bool], _Samples]:
+    """Per (session kind, first charge of that kind for the car), the errors of one method."""
+    out: dict[tuple[str, bool], _Samples] = {}
+    first_of: dict[tuple[str, str], int] = {}
+    for index, session in enumerate(trace.sessions):
+        first_of.setdefault((session.vin, session.kind), index)
     for vin, messages in parsed.items():
         estimator = factory(vin)
         meter = trace.meter.get(vin, []) if use_meter else []
@@ -90,12 +98,15 @@ def _run(trace: Trace, parsed: dict[str, list[tuple[float, list[VehicleEvent]]]]
                 session = trace.sessions[queries[i][1]]
                 estimate = estimator.estimate(datetime.fromtimestamp(at, UTC))
                 truth = session.true_soc(at)
-                samples = out.setdefault(session.kind, _Samples([], []))
+                first = first_of[(vin, session.kind)] == queries[i][1]
+                samples = out.setdefault((session.kind, first), _Samples([], [], []))
                 if estimate is None:
                     samples.errors.append(abs(truth))  # no answer counts as the worst answer
                     samples.inside.append(False)
+                    samples.widths.append(0.0)
                     continue
                 samples.errors.append(abs(estimate.soc_pct - truth))
+                samples.widths.append(estimate.soc_high_pct - estimate.soc_low_pct)
                 samples.inside.append(
                     has_band and estimate.soc_low_pct - 1e-9 <= truth <= estimate.soc_high_pct
                     + 1e-9)
@@ -107,53 +118,54 @@ def _scores(groups: list[_Samples], has_band: bool) -> Scores:
     inside = [x for g in groups for x in g.inside]
     if errors.size == 0:
         return Scores(0, float("nan"), float("nan"), float("nan"), None)
+    widths = [w for g in groups for w in g.widths]
     return Scores(int(errors.size), float(errors.mean()), float(np.percentile(errors, 95)),
-                  float(errors.max()), float(np.mean(inside)) if has_band else None)
+                  float(errors.max()), float(np.mean(inside)) if has_band else None,
+                  float(np.mean(widths)) if has_band else None)
 
 
 METHODS = ("estimator", "estimator+meter", "linear baseline")
+SCENARIOS: dict[str, Callable[[str, bool], bool]] = {
+    "ac11": lambda kind, first: kind == "ac11",
+    "ac22": lambda kind, first: kind == "ac22",
+    "dc": lambda kind, first: kind == "dc",
+    "first charge": lambda kind, first: first,
+    "later": lambda kind, first: not first,
+    "all": lambda kind, first: True,
+}
+"""`ac11` charges are at home, where the wallbox meter watches them; `first charge` is each
+car's first charge of its kind (AC 11, AC 22, DC), which runs on the priors."""
 
 
-def evaluate(trace: Trace, settings: EstimatorSettings | None = None
-             ) -> dict[str, dict[str, Scores]]:
-    """{method: {scenario: Scores}}; scenarios are `ac11`, `ac22`, `dc`, `metered` (the AC
-    sessions a wallbox meter watched) and `all`."""
+def evaluate_samples(trace: Trace, settings: EstimatorSettings | None = None
+                     ) -> dict[str, dict[tuple[str, bool], _Samples]]:
     parsed = _parsed(trace)
     settings = settings or EstimatorSettings()
-    runs = {
+    return {
         "estimator": _run(trace, parsed, lambda v: SocEstimator(v, None, settings), False, True),
         "estimator+meter": _run(trace, parsed, lambda v: SocEstimator(v, None, settings), True,
                                 True),
         "linear baseline": _run(trace, parsed, LinearBaseline, False, False),
     }
-    report: dict[str, dict[str, Scores]] = {}
-    for method, groups in runs.items():
-        band = method != "linear baseline"
-        report[method] = {kind: _scores([g], band) for kind, g in sorted(groups.items())}
-        report[method]["all"] = _scores(list(groups.values()), band)
-        metered = [g for kind, g in groups.items() if kind == "ac11"]
-        report[method]["metered"] = _scores(metered, band)
-    return report
 
 
 def run_harness(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seeds: tuple[int, ...]
-                = (1, 2, 3)) -> dict[str, dict[str, Scores]]:
-    """Evaluate over several independently simulated fleets (one per seed), pooled."""
-    pooled: dict[str, dict[str, list[Scores]]] = {}
+                = (1, 2, 3), settings: EstimatorSettings | None = None
+                ) -> dict[str, dict[str, Scores]]:
+    """{method: {scenario: Scores}} over several independently simulated fleets (one per
+    seed: different cars, sessions and quirks), all samples pooled."""
+    pooled: dict[str, dict[tuple[str, bool], list[_Samples]]] = {}
     for seed in seeds:
         trace = build_trace(data_dir, sessions_per_car, seed)
-        for method, scenarios in evaluate(trace).items():
-            for scenario, scores in scenarios.items():
-                pooled.setdefault(method, {}).setdefault(scenario, []).append(scores)
-    return {m: {s: _pool(v) for s, v in sc.items()} for m, sc in pooled.items()}
-
-
-def _pool(parts: list[Scores]) -> Scores:
-    """Combine per-seed scores: means weighted by n; P95 and max conservatively (worst seed)."""
-    n = sum(p.n for p in parts)
-    if n == 0:
-        return parts[0]
-    mae = sum(p.mae * p.n for p in parts) / n
-    coverage = None if parts[0].coverage is None else sum(
-        (p.coverage or 0.0) * p.n for p in parts) / n
-    return Scores(n, mae, max(p.p95 for p in parts), max(p.max_error for p in parts), coverage)
+        for method, runs in evaluate_samples(trace, settings).items():
+            for key, samples in runs.items():
+                pooled.setdefault(method, {}).setdefault(key, []).append(samples)
+    report: dict[str, dict[str, Scores]] = {}
+    for method, groups in pooled.items():
+        band = method != "linear baseline"
+        report[method] = {
+            name: _scores([s for key, parts in groups.items() if select(*key) for s in parts],
+                          band)
+            for name, select in SCENARIOS.items()
+        }
+    return report

@@ -110,7 +110,6 @@ def read_meter_csv(path: Path) -> list[tuple[datetime, float]]:
 @dataclass(slots=True)
 class ReplayStats:
     messages: int = 0
-    events: int = 0
     bad_lines: list[int] = field(default_factory=list)
 
 
@@ -137,29 +136,35 @@ def replay_stream(lines: Iterable[str], fleet: Fleet, every_s: float,
             reading = next(readings, None)
         yield from _tick(fleet, now)
 
+    # the hot loop: one pass per message, no per-line work beyond parsing and dispatch
+    estimators = fleet.estimators
+    messages = 0
     tick: datetime | None = None
     last_time: datetime | None = None
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
             events = parse_message(line)
         except MessageError as exc:
-            stats.bad_lines.append(number)
-            log.debug("%s line %d skipped: %s", source, number, exc)
+            if line.strip():
+                stats.bad_lines.append(number)
+                log.debug("%s line %d skipped: %s", source, number, exc)
             continue
-        stats.messages += 1
+        messages += 1
         if not events:
             continue
-        at = events[0].received_at
-        if tick is None:
-            tick = at
-        while tick < at:
-            yield from emit(tick)
-            tick += step
-        stats.events += len(events)
-        fleet.ingest(events)
-        last_time = at if last_time is None else max(last_time, at)
+        first = events[0]
+        at = first.received_at
+        if tick is None or last_time is None:
+            tick = last_time = at
+        elif at > last_time:
+            last_time = at
+            while tick < at:
+                yield from emit(tick)
+                tick += step
+        estimator = estimators.get(first.vin) or fleet.get(first.vin)
+        for event in events:  # one message, one VIN
+            estimator.ingest(event)
+    stats.messages += messages
     if tick is None or last_time is None:
         return
     while tick <= last_time:

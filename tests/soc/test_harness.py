@@ -1,8 +1,10 @@
 """A reduced run of the evaluation harness against the issue's acceptance figures.
 
 The full run (3 fleets, 12 sessions per car) is `bench/eval_soc.py`; this one simulates one
-fleet so the suite stays fast. The truth comes from physics the estimator does not know
-(traces.py), so these are measurements, not identities.
+fleet (seed 11, none of the reported or tuning seeds) so the suite stays fast. Single fleets
+vary: P95 is 1.9-3.1 over seeds 1-3, so this is a measurement of one fleet, not a bound.
+The truth comes from physics the estimator does not know (traces.py), so these are
+measurements, not identities.
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ def test_three_times_better_than_the_linear_baseline(report: dict[str, dict[str,
 
 
 def test_a_wallbox_meter_helps(report: dict[str, dict[str, Scores]]) -> None:
-    assert report["estimator+meter"]["metered"].mae < report["estimator"]["metered"].mae
+    # AC 11 kW charges are the ones at home, under the wallbox meter
+    assert report["estimator+meter"]["ac11"].mae < report["estimator"]["ac11"].mae
 
 
-@pytest.mark.xfail(reason="P95 is 2.7-3.3 points: the first charge of each car runs on the "
-                          "efficiency prior; see the estimator section of README.md",
-                   strict=False)
 def test_95th_percentile(report: dict[str, dict[str, Scores]]) -> None:
     assert report["estimator"]["all"].p95 <= 2.5
