@@ -273,8 +273,8 @@ class OcppCharger:
             self.schedule_verified = composite is not None and schedule_matches(periods, composite)
             if not self.schedule_verified:
                 problem = "the station's composite schedule does not match the plan"
+        self.last_error = problem
         if problem is not None:
-            self.last_error = problem
             log.warning("charger '%s': %s; following the plan live", self.name, problem)
         self.mode = "schedule" if self.schedule_verified else "live"
         self._notify()

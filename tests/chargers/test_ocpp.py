@@ -126,6 +126,10 @@ async def test_a_composite_schedule_that_differs_from_the_plan_means_live_contro
         assert charger.schedule_verified is False
         assert charger.mode == "live"
         assert charger.last_error == "the station's composite schedule does not match the plan"
+        del station.smart.composite  # honest again: the next plan is verified
+        await charger.apply_plan(make_plan(T0, POWERS_KW[:4]))
+        assert (charger.mode, charger.schedule_verified, charger.last_error) == (
+            "schedule", True, None)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
