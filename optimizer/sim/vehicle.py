@@ -1,6 +1,6 @@
 """A simulated BMW that speaks CarData: charging physics plus the stream's real habits.
 
-The physics follow a real charge curve (Open EV Data, in ../shared/data/real/charge_curves/)
+The physics follow a real charge curve (Open EV Data, shipped in optimizer/sim/data/)
 with conversion losses; the messages follow what reference/cardata.md §2.4-2.5 reports about
 BMW's stream:
 
@@ -29,9 +29,8 @@ from typing import Any, Literal
 
 from optimizer.model import TaperPoint
 
-CURVES_CSV = (Path(__file__).resolve().parents[3] / "shared" / "data" / "real" /
-              "charge_curves" / "open_ev_data_dc_charging_curves.csv")
-"""Open EV Data charge curves, shared by the project (not part of the package)."""
+CURVES_CSV = Path(__file__).resolve().parent / "data" / "open_ev_data_bmw_mini_curves.csv"
+"""The BMW and MINI curves of Open EV Data, shipped with the package (see data/README.md)."""
 
 _BM = "vehicle.drivetrain.batteryManagement"
 _E = "vehicle.drivetrain.electricEngine.charging"
@@ -94,8 +93,7 @@ def load_curve(model: str, variant: str | None = None, *, brand: str = "BMW",
                     if r["brand"] == brand and r["model"] == model
                     and (variant is None or r["variant"] == variant)]
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: charge curve data not found; the simulator reads "
-                                f"the project's shared data folder") from None
+        raise FileNotFoundError(f"{path}: charge curve data not found") from None
     if not rows:
         raise ValueError(f"no charge curve for {brand} {model} {variant or ''} in {path}")
     first = rows[0]["vehicle_id"]
