@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ async def run_test_ocpp(*args: str) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
+@asynccontextmanager
 async def central(clock: FakeClock, tls: ssl.SSLContext | None = None) -> AsyncIterator[
     tuple[CentralSystem, OcppCharger]
 ]:
@@ -56,7 +58,7 @@ async def central(clock: FakeClock, tls: ssl.SSLContext | None = None) -> AsyncI
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_test_ocpp_connects_authenticates_and_boots(clock: FakeClock, version: str) -> None:
-    async for system, charger in central(clock):
+    async with central(clock) as (system, charger):
         code, output = await run_test_ocpp(
             system.url(), "PEER1", "--ocpp", version, "--password", PASSWORD)
         assert code == 0, output
@@ -68,7 +70,7 @@ async def test_test_ocpp_connects_authenticates_and_boots(clock: FakeClock, vers
 
 
 async def test_test_ocpp_with_a_wrong_password_gets_401(clock: FakeClock) -> None:
-    async for system, charger in central(clock):
+    async with central(clock) as (system, charger):
         code, output = await run_test_ocpp(system.url(), "PEER1", "--password", "nope")
         assert code == 1
         assert "rejected handshake with HTTP 401" in output
@@ -77,7 +79,7 @@ async def test_test_ocpp_with_a_wrong_password_gets_401(clock: FakeClock) -> Non
 
 async def test_test_ocpp_over_tls(clock: FakeClock, certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
-    async for system, charger in central(clock, server_ssl_context(cert, key)):
+    async with central(clock, server_ssl_context(cert, key)) as (system, charger):
         assert system.url().startswith("wss://")
         code, output = await run_test_ocpp(
             system.url(), "PEER1", "--ocpp", "2.0.1", "--password", PASSWORD, "--ca", str(cert))
