@@ -61,6 +61,17 @@ class ScheduleCharger(Protocol):
 
 
 @runtime_checkable
+class PlanExecutor(ScheduleCharger, Protocol):
+    """Carries a plan out slot by slot: OCPP in live mode, Modbus and Home Assistant always.
+
+    The service calls `tick(now)` at every slot boundary; `now` comes from the service's clock,
+    so a replay or an accelerated demo drives the charger exactly like real time.
+    """
+
+    async def tick(self, now: datetime) -> object: ...
+
+
+@runtime_checkable
 class MeterSource(Protocol):
     """Cumulative energy and power readings of a wallbox, fed back to the SoC estimator."""
 
