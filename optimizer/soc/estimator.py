@@ -12,9 +12,11 @@ the time it was *measured*; `estimate(now)` answers for any `now`. The rules (is
 * Energy since the anchor comes from the wallbox meter when there is one and it agrees with
   the car (a meter of another wallbox would not), otherwise from the car's power reports held
   between samples and bent by the taper (learned, or the prior shape) as the SoC rises.
-* SoC gained = energy x learned efficiency / `maxEnergy`. The band adds the efficiency's
-  uncertainty, the power sampling error and the energy nobody has reported yet, and grows with
-  time since the last report; a fresh report collapses it to the report's resolution.
+* SoC gained = (energy - auxiliary load x time charging) x learned efficiency / `maxEnergy`;
+  the fixed auxiliary load (battery conditioning, electronics) is why slow charges lose more.
+  The band adds the efficiency's uncertainty, the power sampling error and the energy nobody
+  has reported yet, and grows with time since the last report; a fresh report collapses it to
+  the report's resolution.
 
 Internally times are POSIX seconds (floats): this runs for every stream message, and datetime
 arithmetic would dominate.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from optimizer.model import SocEstimate, VehicleEvent, require_aware
 from optimizer.soc.learning import LearnedVehicle, charge_kind
@@ -50,6 +52,11 @@ class EstimatorSettings:
     (the charge may have stopped or slowed without a message yet)."""
     idle_widening_pct_per_h: float = 0.05
     """Unobserved drift (aux load, cold battery, rounding of the next report)."""
+    max_unreported_power_kw: float = 22.0
+    """While a charge has reported no power and none was learned, the band allows up to this
+    (three-phase 32 A AC)."""
+    assumed_power_rel: float = 0.3
+    """Half-width, relative, of the SoC gained at a learned average power (no reports)."""
     min_learn_gain_pct: float = 5.0
     min_learn_energy_kwh: float = 1.5
     max_capacity_jump: float = 0.15
@@ -80,10 +87,19 @@ class _Cursor:
     unknown_s: float = 0.0
     """Seconds charging without any power report: the car-side energy is incomplete."""
     backfill_s: float = 0.0
-    """Of those, the seconds since the charge started and before its first power report: the
-    first report is taken to have held since the start (the car ramps up in seconds)."""
-    history: list[tuple[float, float]] = field(default_factory=list)
-    """(t, energy_kwh) at every breakpoint, to look up energy at a past time."""
+    backfill_kwh: float = 0.0
+    """Of those, the seconds (and the energy assumed for them) since the charge started and
+    before its first power report: the first report is taken to have held since the start
+    (the car ramps up in seconds), replacing what was assumed."""
+    assumed_kwh: float = 0.0
+    """Energy charged at the car's learned average power because it reported none."""
+    active_s: float = 0.0
+    """Seconds charging (status charging and plugged) since the anchor."""
+    powered_s: float = 0.0
+    """Seconds with power flowing (reported or assumed) since the anchor: the auxiliary load
+    runs for these."""
+    history: list[tuple[float, float, float]] = field(default_factory=list)
+    """(t, energy_kwh, powered_s) at every breakpoint, to look them up at a past time."""
 
 
 _POWER, _ACTIVE, _PLUGGED = 0, 1, 2
@@ -269,9 +285,13 @@ class SocEstimator:
     def _apply(self, cursor: _Cursor, series: int, t: float, value: float, learn: bool) -> None:
         if series == _POWER:
             if cursor.backfill_s > 0 and value > 0 and self._soc is not None:
-                cursor.energy_kwh += value * cursor.backfill_s / 3600.0
+                net_kw = max(0.0, value - self.learned.aux_kw)
+                cursor.energy_kwh += net_kw * cursor.backfill_s / 3600.0 - cursor.backfill_kwh
+                if cursor.backfill_kwh == 0.0:  # nothing was assumed: power was not counted
+                    cursor.powered_s += cursor.backfill_s
+                cursor.assumed_kwh -= cursor.backfill_kwh
                 cursor.unknown_s -= cursor.backfill_s
-            cursor.backfill_s = 0.0
+            cursor.backfill_s = cursor.backfill_kwh = 0.0
             cursor.power_kw, cursor.power_t = value, t
             cursor.energy_at_power_kwh = cursor.energy_kwh
             cursor.power_soc_pct = self._soc_from(cursor.energy_kwh, cursor.kind, "car")
@@ -288,7 +308,7 @@ class SocEstimator:
             cursor.saw_active = cursor.saw_active or cursor.active
             if starting and cursor.power_t < t:
                 cursor.power_kw = None  # a power value from before this charge means nothing
-                cursor.backfill_s = 0.0
+                cursor.backfill_s = cursor.backfill_kwh = 0.0
                 cursor.peak_kw = 0.0
         else:
             cursor.plugged = value == 1.0
@@ -298,50 +318,71 @@ class SocEstimator:
     def _advance(self, cursor: _Cursor, t: float) -> None:
         if t > cursor.t:
             if cursor.t > -math.inf:
-                cursor.energy_kwh, unknown = self._integrate(cursor, cursor.t, t)
-                cursor.unknown_s += unknown
-                cursor.backfill_s += unknown
+                energy, unknown, powered = self._integrate(cursor, cursor.t, t)
+                cursor.powered_s += powered
+                if unknown:
+                    assumed = energy - cursor.energy_kwh
+                    cursor.unknown_s += unknown
+                    cursor.backfill_s += unknown
+                    cursor.assumed_kwh += assumed
+                    cursor.backfill_kwh += assumed
+                if cursor.active and cursor.plugged is not False:
+                    cursor.active_s += t - cursor.t
+                cursor.energy_kwh = energy
             cursor.t = t
-            cursor.history.append((t, cursor.energy_kwh))
+            cursor.history.append((t, cursor.energy_kwh, cursor.powered_s))
 
-    def _integrate(self, cursor: _Cursor, t0: float, t1: float) -> tuple[float, float]:
-        """(energy at t1, seconds charging without a power value) from the cursor's state."""
+    def _integrate(self, cursor: _Cursor, t0: float, t1: float
+                   ) -> tuple[float, float, float]:
+        """(net energy at t1, seconds charging without a power value, seconds powered) from
+        the cursor's state.
+
+        Without a power value (cars that never stream it, or before the first report) the
+        car's learned average charging power is assumed, if there is one.
+        """
         energy = cursor.energy_kwh
         if not cursor.active or cursor.plugged is False or self._soc is None:
-            return energy, 0.0
+            return energy, 0.0, 0.0
         if cursor.power_kw is None:
-            return energy, t1 - t0
-        return self._ramp(energy, t0, t1, cursor.power_kw, cursor.power_soc_pct, cursor.kind,
-                          "car"), 0.0
+            implied = self.learned.implied_power_kw
+            if implied is None:
+                return energy, t1 - t0, 0.0
+            energy, powered = self._ramp(energy, t0, t1, implied, self._soc, "ac", "car")
+            return energy, t1 - t0, powered
+        energy, powered = self._ramp(energy, t0, t1, cursor.power_kw, cursor.power_soc_pct,
+                                     cursor.kind, "car")
+        return energy, 0.0, powered
 
     def _ramp(self, energy: float, t0: float, t1: float, power_kw: float, ref_soc: float,
-              kind: str, source: str) -> float:
-        """Energy after charging from t0 to t1 at `power_kw` (as taken at `ref_soc`), following
-        the taper as the SoC rises.
+              kind: str, source: str) -> tuple[float, float]:
+        """(Net energy, seconds powered) after charging from t0 to t1 at `power_kw` (as taken
+        at `ref_soc`, grid side), following the taper as the SoC rises, less the auxiliary
+        load.
 
         Not capped at the target: while the car says it charges, energy counts (learning needs
         what was really delivered); the SoC is capped where it is reported.
         """
         if power_kw <= 0 or self._capacity is None or self._soc is None:
-            return energy
+            return energy, 0.0
+        aux = self.learned.aux_kw
         pct_per_kwh = self._pct_per_kwh(kind, source)
         anchor = self._soc
         power_at = self.learned.power_at
         capacity = self._capacity
         p_now = power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc, capacity)
-        linear_end = energy + p_now * (t1 - t0) / 3600.0
+        linear_end = energy + max(0.0, p_now - aux) * (t1 - t0) / 3600.0
         end_soc = anchor + linear_end * pct_per_kwh
         if p_now == power_kw and power_at(kind, end_soc, power_kw, ref_soc, capacity) == power_kw:
-            return linear_end  # flat part of the curve: no stepping needed
+            return linear_end, t1 - t0  # flat part of the curve: no stepping needed
         t = t0
         while t < t1:
             p = power_at(kind, anchor + energy * pct_per_kwh, power_kw, ref_soc, capacity)
             if p <= 0:
                 break
             dt = min(t1 - t, max(20.0, 3600.0 * 0.5 / (p * pct_per_kwh)))  # ≤ 0.5 % per step
-            energy += p * dt / 3600.0
+            energy += max(0.0, p - aux) * dt / 3600.0
             t += dt
-        return energy
+        return energy, t - t0
 
     def _reanchor(self, soc: float, t: float) -> None:
         self._soc, self._soc_t = soc, t
@@ -372,22 +413,24 @@ class SocEstimator:
         cap = 100.0 if self._target is None else min(self._target, 100.0)
         return max(cap, self._soc)
 
-    def _car_energy(self, t: float) -> tuple[float, float]:
-        """(energy from car power at t, energy as of the last power report before t)."""
+    def _car_energy(self, t: float) -> tuple[float, float, float]:
+        """(net energy from car power at t, the same as of the last power report before t,
+        seconds powered by t)."""
         cursor = self._cursor
         if t >= cursor.t:
-            energy, _ = self._integrate(cursor, cursor.t, t)
-            return energy, cursor.energy_at_power_kwh
+            energy, _, powered = self._integrate(cursor, cursor.t, t)
+            return energy, cursor.energy_at_power_kwh, cursor.powered_s + powered
         history = cursor.history
-        i = bisect_right(history, (t, math.inf))
+        i = bisect_right(history, (t, math.inf, math.inf))
         if i == 0:
-            return 0.0, 0.0
-        t0, e0 = history[i - 1]
+            return 0.0, 0.0, 0.0
+        t0, e0, p0 = history[i - 1]
         if i == len(history):
-            return e0, e0
-        t1, e1 = history[i]
-        energy = e0 + (e1 - e0) * (t - t0) / (t1 - t0)
-        return energy, energy  # the past is fully reported
+            return e0, e0, p0
+        t1, e1, p1 = history[i]
+        share = (t - t0) / (t1 - t0)
+        energy = e0 + (e1 - e0) * share
+        return energy, energy, p0 + (p1 - p0) * share  # the past is fully reported
 
     def _meter_at(self, t: float) -> float:
         times, values = self._meter_t, self._meter_e
@@ -400,16 +443,28 @@ class SocEstimator:
         return values[i - 1] + (values[i] - values[i - 1]) * (t - t0) / (t1 - t0)
 
     def _meter_energy(self, t: float) -> tuple[float, float] | None:
-        """(energy since the anchor by the meter, the same as of its last reading), or None
-        when there is no meter reading after the anchor or it disagrees with the car."""
+        """(net energy since the anchor by the meter, the same as of its last reading), or
+        None when there is no meter reading after the anchor or it disagrees with the car.
+
+        The auxiliary load runs while power flows, which the car's reports tell (or, for a car
+        that reports no power, while it says it is charging)."""
         times = self._meter_t
         if not times or times[-1] <= self._soc_t or t <= self._soc_t:
             return None
         cursor = self._cursor
+        aux = self.learned.aux_kw
         start = max(self._soc_t, times[0])
         last = times[-1]
-        before_meter = self._car_energy(start)[0]  # charged before the first reading
-        metered = self._meter_at(last) - self._meter_at(start)
+        before_meter, _, powered_start = self._car_energy(start)  # before the first reading
+
+        def net(until: float) -> float:
+            powered = self._car_energy(until)[2] - powered_start
+            if not cursor.saw_power:
+                powered = until - start
+            gross = self._meter_at(until) - self._meter_at(start)
+            return max(0.0, gross - aux * powered / 3600.0)
+
+        metered = net(last)
         if cursor.saw_power:
             by_car = self._car_energy(last)[0] - before_meter
             low, high = self.settings.meter_ratio
@@ -420,14 +475,14 @@ class SocEstimator:
         elif not cursor.saw_active:
             return None
         if t <= last:
-            energy = before_meter + self._meter_at(t) - self._meter_at(start)
+            energy = before_meter + net(t)
             return energy, energy
         known = before_meter + metered
         if not cursor.active or cursor.plugged is False or len(times) < 2:
             return known, known
         power = (self._meter_e[-1] - self._meter_e[-2]) / (last - times[-2]) * 3600.0
         ref_soc = self._soc_from(known, cursor.kind, "meter")
-        return self._ramp(known, last, t, power, ref_soc, cursor.kind, "meter"), known
+        return self._ramp(known, last, t, power, ref_soc, cursor.kind, "meter")[0], known
 
     def _learn_efficiency(self, soc: float, t: float) -> None:
         """A new report after charging gives one efficiency sample for the charge so far."""
@@ -442,6 +497,7 @@ class SocEstimator:
             energy, source = metered[0], "meter"
         else:
             if cursor.unknown_s > 120.0:
+                self._learn_implied_power(gain, t)
                 return
             energy, source = self._car_energy(t)[0], "car"
         if gain < self.settings.min_learn_gain_pct or energy < self.settings.min_learn_energy_kwh:
@@ -449,6 +505,21 @@ class SocEstimator:
         efficiency = gain / 100.0 * self._capacity / energy
         if not self.learned.stats(cursor.kind, source).add(efficiency, gain):
             self._reject("efficiency")
+
+    def _learn_implied_power(self, gain: float, t: float) -> None:
+        """A car that reports no power: learn its average charging power from the SoC it
+        gained while it said it was charging (grid side, at the current efficiency)."""
+        assert self._capacity is not None
+        cursor = self._cursor
+        active_s = cursor.active_s
+        if t > cursor.t and cursor.active and cursor.plugged is not False:
+            active_s += t - cursor.t
+        if gain < self.settings.min_learn_gain_pct or active_s < 600.0 \
+                or cursor.unknown_s < 0.5 * active_s:
+            return
+        efficiency = self.learned.efficiency_for("ac", "car")[0]
+        net_kwh = gain / 100.0 * self._capacity / efficiency
+        self.learned.learn_implied_power(net_kwh / (active_s / 3600.0) + self.learned.aux_kw)
 
     # ------------------------------------------------------------------ outputs
 
@@ -471,7 +542,7 @@ class SocEstimator:
         if metered is not None:
             (energy, known), source = metered, "meter"
         else:
-            (energy, known), source = self._car_energy(t), "car"
+            (energy, known, _), source = self._car_energy(t), "car"
         efficiency, rel_sigma = self.learned.efficiency_for(kind, source)
         pct_per_kwh = efficiency * 100.0 / self._capacity
         cap = self._cap_pct()
@@ -479,12 +550,19 @@ class SocEstimator:
         gain_known = min(known * pct_per_kwh, soc - anchor)
         unseen = soc - anchor - gain_known
         spread = settings.z * rel_sigma * (soc - anchor)
+        unreported_s = 0.0
         if source == "car":
             spread += settings.z * settings.power_rel_sigma * gain_known
-            if cursor.unknown_s > 0 and cursor.active:
-                spread += settings.idle_widening_pct_per_h * 10 * cursor.unknown_s / 3600.0
+            assumed = cursor.assumed_kwh
+            if cursor.power_kw is None and cursor.active and cursor.plugged is not False:
+                assumed += energy - cursor.energy_kwh
+                if self.learned.implied_power_kw is None:
+                    unreported_s = cursor.backfill_s + max(0.0, t - cursor.t)
+            spread += settings.assumed_power_rel * assumed * pct_per_kwh
         low = soc - base - spread - settings.unseen_share * unseen
         high = soc + base + spread + 0.5 * settings.unseen_share * unseen
+        # charging at a rate nobody has told us yet: up to what the strongest AC charge adds
+        high += settings.max_unreported_power_kw * unreported_s / 3600.0 * pct_per_kwh
         floor = self._floor
         if floor is not None and floor[0] == self._epoch and t >= floor[1] and soc < floor[2]:
             low, soc = low + floor[2] - soc, floor[2]
@@ -502,24 +580,24 @@ class SocEstimator:
     def target_soc_pct(self) -> float | None:
         return self._target
 
-    def last_report(self) -> tuple[float, datetime] | None:
-        """The anchor: the newest accepted SoC report and when it was measured."""
-        if self._soc is None:
-            return None
-        return self._soc, datetime.fromtimestamp(self._soc_t, UTC)
-
     def efficiency(self, kind: str = "ac") -> float:
-        """The learned effective efficiency (grid kWh → SoC points) for the planner."""
-        return self.learned.efficiency_for(kind, "car")[0]
+        """The learned effective efficiency (grid kWh → SoC points) for the planner, as the
+        wallbox meter counts grid kWh (the car's power reports where no meter was seen)."""
+        return self.learned.efficiency_for(kind, "meter")[0]
 
-    def energy_to_reach_kwh(self, target_soc_pct: float, now: datetime, kind: str = "ac"
-                            ) -> float | None:
-        """Grid-side kWh still needed to reach `target_soc_pct` from the estimate at `now`."""
+    def energy_to_reach_kwh(self, target_soc_pct: float, now: datetime, power_kw: float = 11.0,
+                            kind: str = "ac") -> float | None:
+        """Grid-side kWh still needed to reach `target_soc_pct` from the estimate at `now`,
+        charging at `power_kw` (the auxiliary load runs for as long as that takes)."""
         estimate = self.estimate(now)
         if estimate is None or self._capacity is None:
             return None
         missing_pct = max(0.0, min(target_soc_pct, 100.0) - estimate.soc_pct)
-        return missing_pct / 100.0 * self._capacity / self.efficiency(kind)
+        net_kwh = missing_pct / 100.0 * self._capacity / self.efficiency(kind)
+        aux = self.learned.aux_kw
+        if power_kw <= aux:
+            raise ValueError(f"power_kw {power_kw:g} does not cover the auxiliary load {aux:g}")
+        return net_kwh * power_kw / (power_kw - aux)
 
     def power_available_kw(self, soc_pct: float, max_power_kw: float, kind: str = "ac"
                            ) -> float:

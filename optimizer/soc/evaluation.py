@@ -64,9 +64,10 @@ def _parsed(trace: Trace) -> dict[str, list[tuple[float, list[VehicleEvent]]]]:
 
 def _run(trace: Trace, parsed: dict[str, list[tuple[float, list[VehicleEvent]]]],
          factory: Callable[[str], Estimates], use_meter: bool, has_band: bool
-         ) -> dict[tuple[str, bool], _Samples]:
-    """Per (session kind, first charge of that kind for the car), the errors of one method."""
-    out: dict[tuple[str, bool], _Samples] = {}
+         ) -> dict[tuple[str, bool, bool], _Samples]:
+    """Per (session kind, first charge of that kind for the car, car streams no power), the
+    errors of one method."""
+    out: dict[tuple[str, bool, bool], _Samples] = {}
     first_of: dict[tuple[str, str], int] = {}
     for index, session in enumerate(trace.sessions):
         first_of.setdefault((session.vin, session.kind), index)
@@ -99,7 +100,8 @@ def _run(trace: Trace, parsed: dict[str, list[tuple[float, list[VehicleEvent]]]]
                 estimate = estimator.estimate(datetime.fromtimestamp(at, UTC))
                 truth = session.true_soc(at)
                 first = first_of[(vin, session.kind)] == queries[i][1]
-                samples = out.setdefault((session.kind, first), _Samples([], [], []))
+                key = (session.kind, first, session.no_power)
+                samples = out.setdefault(key, _Samples([], [], []))
                 if estimate is None:
                     samples.errors.append(abs(truth))  # no answer counts as the worst answer
                     samples.inside.append(False)
@@ -125,20 +127,23 @@ def _scores(groups: list[_Samples], has_band: bool) -> Scores:
 
 
 METHODS = ("estimator", "estimator+meter", "linear baseline")
-SCENARIOS: dict[str, Callable[[str, bool], bool]] = {
-    "ac11": lambda kind, first: kind == "ac11",
-    "ac22": lambda kind, first: kind == "ac22",
-    "dc": lambda kind, first: kind == "dc",
-    "first charge": lambda kind, first: first,
-    "later": lambda kind, first: not first,
-    "all": lambda kind, first: True,
+SCENARIOS: dict[str, Callable[[str, bool, bool], bool]] = {
+    "ac11": lambda kind, first, no_power: kind == "ac11" and not no_power,
+    "ac22": lambda kind, first, no_power: kind == "ac22",
+    "dc": lambda kind, first, no_power: kind == "dc" and not no_power,
+    "first charge": lambda kind, first, no_power: first and not no_power,
+    "later": lambda kind, first, no_power: not first and not no_power,
+    "all": lambda kind, first, no_power: not no_power,
+    "no power": lambda kind, first, no_power: no_power,
 }
 """`ac11` charges are at home, where the wallbox meter watches them; `first charge` is each
-car's first charge of its kind (AC 11, AC 22, DC), which runs on the priors."""
+car's first charge of its kind (AC 11, AC 22, DC), which runs on the priors. `all` is every
+charge of the cars that stream power, the traces the issue asks for; `no power` is the car
+that streams none, reported apart."""
 
 
 def evaluate_samples(trace: Trace, settings: EstimatorSettings | None = None
-                     ) -> dict[str, dict[tuple[str, bool], _Samples]]:
+                     ) -> dict[str, dict[tuple[str, bool, bool], _Samples]]:
     parsed = _parsed(trace)
     settings = settings or EstimatorSettings()
     return {
@@ -154,7 +159,7 @@ def run_harness(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seeds: tu
                 ) -> dict[str, dict[str, Scores]]:
     """{method: {scenario: Scores}} over several independently simulated fleets (one per
     seed: different cars, sessions and quirks), all samples pooled."""
-    pooled: dict[str, dict[tuple[str, bool], list[_Samples]]] = {}
+    pooled: dict[str, dict[tuple[str, bool, bool], list[_Samples]]] = {}
     for seed in seeds:
         trace = build_trace(data_dir, sessions_per_car, seed)
         for method, runs in evaluate_samples(trace, settings).items():

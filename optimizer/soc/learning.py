@@ -5,7 +5,8 @@ SoC reports (a `maxEnergy` glitch, a SoC sentinel) must not drag a learned effic
 state is plain data with `to_json`/`from_json`, so the service can keep it in the `Store`.
 
 Efficiency here is the *effective* ratio the estimator needs: SoC gained (as a share of the
-reported `maxEnergy`) per kWh delivered, as measured by the energy source the estimator used.
+reported `maxEnergy`) per kWh delivered beyond the auxiliary load, as measured by the energy
+source the estimator used.
 It therefore also absorbs a `maxEnergy` that sits below the true capacity and a car whose
 power reports read a little high, which a textbook grid → battery efficiency would not.
 """
@@ -18,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PRIOR_EFFICIENCY: dict[str, float] = {"ac": 0.90, "dc": 0.93}
-"""AC onboard chargers lose about 8-12 % (evcc settled on 0.85-0.90, the HA fork on 0.90); DC
-skips the onboard charger and loses less (the fork's 0.93)."""
+"""Grid → battery, on the energy left after the auxiliary load: AC onboard chargers lose about
+8-12 % (the HA fork's 0.90; evcc's 0.85 folds the auxiliary load in); DC skips the onboard
+charger and loses less (the fork's 0.93)."""
+
+AUX_KW = 0.3
+"""Power the car itself draws while charging (electronics, battery conditioning): the HA
+fork's fixed 0.3 kW (reference/cardata.md §4.3). It makes a 3.7 kW charge lose clearly more
+than a 22 kW one, which a single efficiency cannot."""
 
 PRIOR_REL_SIGMA = 0.045
 """How far (relative, 1 sigma) an unknown car's effective efficiency may sit from the prior:
@@ -151,6 +158,11 @@ class LearnedVehicle:
     efficiency: dict[str, EfficiencyStats] = field(default_factory=dict)
     """Keyed `<kind>:<source>`, e.g. `ac:car` (car's power reports) or `ac:meter`."""
     taper: dict[str, TaperStats] = field(default_factory=dict)
+    aux_kw: float = AUX_KW
+    """Kept per vehicle so a better value (configured or learned later) has a place."""
+    implied_power_kw: float | None = None
+    """For cars that report no charging power: their average power while charging, learned
+    from the SoC gained (grid side at the learned AC efficiency)."""
 
     def stats(self, kind: str, source: str) -> EfficiencyStats:
         key = f"{kind}:{source}"
@@ -175,6 +187,12 @@ class LearnedVehicle:
         if held is None:
             held = self.taper[kind] = TaperStats()
         return held
+
+    def learn_implied_power(self, power_kw: float) -> None:
+        if not 0.5 <= power_kw <= 400.0:
+            return
+        held = self.implied_power_kw
+        self.implied_power_kw = power_kw if held is None else held + 0.5 * (power_kw - held)
 
     def learn_taper(self, kind: str, soc_pct: float, power_kw: float, peak_kw: float) -> None:
         """Keep a power sample as taper if the car, not the charger, limited it."""
@@ -224,6 +242,8 @@ class LearnedVehicle:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": 1,
+            "implied_power_kw": self.implied_power_kw,
+            "aux_kw": self.aux_kw,
             "efficiency": {
                 key: {"prior": s.prior, "samples": [list(x) for x in s.samples],
                       "rejected": s.rejected}
@@ -241,6 +261,10 @@ class LearnedVehicle:
         learned = cls()
         if not isinstance(data, dict) or data.get("version") != 1:
             return learned
+        aux = data.get("aux_kw")
+        learned.aux_kw = float(aux) if isinstance(aux, int | float) and 0 <= aux < 5 else AUX_KW
+        implied = data.get("implied_power_kw")
+        learned.implied_power_kw = float(implied) if isinstance(implied, int | float) else None
         for key, raw in dict(data.get("efficiency", {})).items():
             kind = str(key).split(":", 1)[0]
             if kind not in PRIOR_EFFICIENCY:

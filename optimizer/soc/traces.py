@@ -9,7 +9,8 @@ Built from real data in `shared/data/real` (see its SOURCES.md):
   how much energy it takes) and the iX1's real MyBMW sessions (start/end SoC, times).
 
 The physics here is deliberately richer than the estimator's model, which never sees it:
-per-car grid → battery efficiency with a per-session temperature factor, an auxiliary load
+per-car grid → battery efficiency with a per-session temperature factor, a car power sensor
+that is off by a per-car and a per-session error, an auxiliary load
 (battery conditioning, cabin) subtracted from the battery side, a true capacity that differs
 from the reported `maxEnergy` (which also drifts, 76 → 77 kWh style), AC taper near full with a
 per-car knee, DC power limited by the car's real curve and the charger, power reports that read
@@ -68,6 +69,8 @@ class Car:
     efficiency_dc: float
     power_report_bias: float
     """The car's power reports read this factor of the grid power (its own measurement)."""
+    streams_power: bool = True
+    """i3s and PHEVs often send no `charging.power` at all (JjyKsi #11)."""
 
 
 @dataclass(slots=True)
@@ -81,6 +84,8 @@ class Session:
     truth_t: np.ndarray = field(repr=False)
     truth_soc: np.ndarray = field(repr=False)
     truth_charging: np.ndarray = field(repr=False)
+    no_power: bool = False
+    """The car sent no power reports (a separate scenario: not in the issue's trace list)."""
     grid_energy_kwh: float = 0.0
     soc_start_pct: float = 0.0
     soc_end_pct: float = 0.0
@@ -182,7 +187,8 @@ def acn_sessions(data_dir: Path) -> list[tuple[float, float]]:
 
 
 def fleet(data_dir: Path) -> list[Car]:
-    """Five BMWs with different capacities, curves and (hidden) efficiencies."""
+    """Six BMWs with different capacities, curves and (hidden) efficiencies; the last one
+    streams no charging power."""
     return [
         Car("iX1 xDrive30", "WBA11AA0000000001", 64.7, 64.0, 0.4, 22.0, 92.0, 0.35,
             ix1_dc_curve(data_dir), 0.925, 0.965, 1.012),
@@ -194,6 +200,10 @@ def fleet(data_dir: Path) -> list[Car]:
             open_ev_curve(data_dir, "cf9d35a6-8c61-44da-97fc-e1212b0f8fbd"), 0.895, 0.95, 1.02),
         Car("i3 120 Ah", "WBA11AA0000000005", 37.9, 37.6, 0.2, 11.0, 90.0, 0.25,
             open_ev_curve(data_dir, "e59115ea-4d72-094c-2941-1494f8005ae2"), 0.86, 0.94, 0.985),
+        # last, so the five cars above get the same random draws with or without it
+        Car("i3 94 Ah (no power telemetry)", "WBA11AA0000000006", 27.2, 27.0, 0.1, 11.0, 90.0,
+            0.3, open_ev_curve(data_dir, "0ec3f440-136c-49f1-8917-c629a27146c7"), 0.87, 0.94,
+            1.0, streams_power=False),
     ]
 
 
@@ -262,6 +272,9 @@ def _simulate_session(car: Car, plan: _Plan, max_energy: float, emit: _Emitter,
                       meter_total: list[float]) -> Session:
     """Integrate the truth in 10 s steps and emit what the car would report."""
     temperature = float(rng.normal(1.0, 0.012))
+    # the car's own power sensor: a fixed per-car error plus one that changes with the supply
+    # (voltage, phase balance) from session to session; a wallbox meter has neither
+    report_bias = car.power_report_bias * float(rng.normal(1.0, 0.012))
     aux_kw = float(rng.uniform(0.1, 0.45)) if plan.kind != "dc" else float(rng.uniform(0.3, 1.2))
     efficiency = (car.efficiency_dc if plan.kind == "dc" else car.efficiency_ac) * temperature
     wobble_t = 0.0
@@ -319,21 +332,24 @@ def _simulate_session(car: Car, plan: _Plan, max_energy: float, emit: _Emitter,
             meter_total[0] += power * dt / 3600.0
             if not meter or t - meter[-1][0] >= 60.0:
                 meter.append((t, round(meter_total[0], 3)))
-        if paused and not paused_reported and rng.random() < 0.2:
+        if not car.streams_power:
+            pass
+        elif paused and not paused_reported and rng.random() < 0.2:
             emit.send(t, {POWER: (0, "W")})
             paused_reported = True
         if t >= next_power:
-            reported = power * car.power_report_bias * float(rng.normal(1.0, 0.008))
+            reported = power * report_bias * float(rng.normal(1.0, 0.008))
             emit.send(t, {POWER: (int(round(reported * 1000.0, -1)), "W")},
                       restale=rng.random() < 0.25)
             next_power = t + float(rng.uniform(120.0, 360.0))
             paused_reported = paused
     end_soc = round(soc)
+    stop_power = {POWER: (0, "W")} if car.streams_power else {}
     if rng.random() < 0.03:
         # an implausible SoC sentinel mid-charge (a newer report the estimator must survive)
         emit.send(plan.start_t + (t - plan.start_t) / 2, {SOC: (0, "%")})
     if ended_by_target:
-        emit.send(t, {STATUS: ("CHARGINGENDED", None), POWER: (0, "W"), SOC: (end_soc, "%"),
+        emit.send(t, {STATUS: ("CHARGINGENDED", None), **stop_power, SOC: (end_soc, "%"),
                       PORT: ("CONNECTED", None)})
         if plan.metered:
             meter.append((t + 1.0, round(meter_total[0], 3)))
@@ -341,12 +357,13 @@ def _simulate_session(car: Car, plan: _Plan, max_energy: float, emit: _Emitter,
         socs.append(soc)
         flags.append(False)
     else:
-        emit.send(t, {STATUS: ("NOCHARGING", None), POWER: (0, "W"), SOC: (end_soc, "%")})
+        emit.send(t, {STATUS: ("NOCHARGING", None), **stop_power, SOC: (end_soc, "%")})
         if plan.metered:
             meter.append((t, round(meter_total[0], 3)))
     emit.send(plan.depart_t + 30.0, {PLUGGED: (False, None), PORT: ("DISCONNECTED", None)})
     return Session(car.vin, plan.kind, plan.metered, np.array(ts), np.array(socs),
-                   np.array([*flags, False]), grid_energy, plan.soc_start, soc)
+                   np.array([*flags, False]), not car.streams_power, grid_energy,
+                   plan.soc_start, soc)
 
 
 def _individual(car: Car, rng: np.random.Generator) -> Car:
@@ -372,7 +389,8 @@ def build_trace(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seed: int
                 start: datetime = datetime(2025, 3, 3, tzinfo=UTC)) -> Trace:
     """Several weeks of charging for the fleet, all VINs in one stream."""
     rng = np.random.default_rng(seed)
-    cars = [_individual(car, rng) for car in fleet(data_dir)]
+    individual = np.random.default_rng([seed, 7])  # apart, so adding a car shifts nothing
+    cars = [_individual(car, individual) for car in fleet(data_dir)]
     acn = acn_sessions(data_dir)
     templates = ix1_ac_templates(data_dir)
     trace = Trace(cars=cars)

@@ -21,8 +21,9 @@ def test_nothing_before_the_first_report() -> None:
 def test_extrapolates_power_times_prior_efficiency_over_max_energy(feed: Feed) -> None:
     est = SocEstimator(VIN)
     feed(est, charge_start(soc=50, capacity=76, power_kw=11))
-    # the first report is taken to have held since the start: 11 kW for 60 min at 0.90
-    expected = 50 + 11 * 0.90 / 76 * 100
+    # the first report is taken to have held since the start: 11 kW for 60 min, less the
+    # 0.3 kW the car draws itself, at 0.90
+    expected = 50 + (11 - 0.3) * 0.90 / 76 * 100
     got = est.estimate(at(60))
     assert got is not None
     assert got.soc_pct == pytest.approx(expected, abs=1e-6)
@@ -111,13 +112,13 @@ def test_band_widens_with_time_since_the_report(feed: Feed) -> None:
 def test_learns_efficiency_from_a_pair_of_reports(feed: Feed) -> None:
     est = SocEstimator(VIN)
     feed(est, charge_start(soc=20, capacity=80, target=100, power_kw=10))
-    # 10 kW for 4 h = 40 kWh; the car reports +42 points = 33.6 kWh: efficiency 0.84
+    # 10 kW for 4 h less 0.3 kW auxiliary = 38.8 kWh; +42 points of 80 kWh = 33.6 kWh
     feed(est, [event("charging_status", ChargingStatus.FINISHED, 240),
                event("soc_pct", 62, 240)])
     stats = est.learned.efficiency["ac:car"]
-    assert stats.samples == [(pytest.approx(0.84), 42.0)]
+    assert stats.samples == [(pytest.approx(33.6 / 38.8), 42.0)]
     # the prior (0.90) still weighs like 10 points against the 42 seen
-    assert stats.value() == pytest.approx((0.90 * 10 + 0.84 * 42) / 52)
+    assert stats.value() == pytest.approx((0.90 * 10 + 33.6 / 38.8 * 42) / 52)
 
 
 def test_learned_state_round_trips_through_json(feed: Feed) -> None:
@@ -154,7 +155,7 @@ def test_meter_energy_replaces_the_cars_power_reports(feed: Feed) -> None:
         est.add_meter(at(minute), 1000.0 + 10.0 * minute / 60)
     got = est.estimate(at(60))
     assert got is not None
-    assert got.soc_pct == pytest.approx(50 + 10 * 0.90 / 80 * 100)
+    assert got.soc_pct == pytest.approx(50 + (10 - 0.3) * 0.90 / 80 * 100)
 
 
 def test_a_meter_that_disagrees_with_the_car_is_someone_elses(feed: Feed) -> None:
@@ -164,7 +165,7 @@ def test_a_meter_that_disagrees_with_the_car_is_someone_elses(feed: Feed) -> Non
         est.add_meter(at(minute), 500.0 + 2.0 * minute / 60)
     got = est.estimate(at(60))
     assert got is not None
-    assert got.soc_pct == pytest.approx(50 + 11 * 0.90 / 80 * 100)
+    assert got.soc_pct == pytest.approx(50 + (11 - 0.3) * 0.90 / 80 * 100)
 
 
 def test_planner_predictions(feed: Feed) -> None:
@@ -172,9 +173,10 @@ def test_planner_predictions(feed: Feed) -> None:
     feed(est, [*charge_start(soc=50, capacity=80, target=100), event("charging_power_kw", 0, 2)])
     now = est.estimate(at(2))
     assert now is not None and now.soc_pct > 50
-    # the missing points of 80 kWh at the prior 0.90, grid side
-    expected = (80 - now.soc_pct) / 100 * 80 / 0.90
-    assert est.energy_to_reach_kwh(80, at(2)) == pytest.approx(expected)
+    # the missing points of 80 kWh at the prior 0.90, plus the 0.3 kW the car draws itself
+    # for as long as 11 kW takes, grid side
+    expected = (80 - now.soc_pct) / 100 * 80 / 0.90 * 11 / (11 - 0.3)
+    assert est.energy_to_reach_kwh(80, at(2), power_kw=11) == pytest.approx(expected)
     assert est.power_available_kw(50, 11.0) == 11.0
     assert est.power_available_kw(99, 11.0) < 11.0 * 0.5  # AC taper near full
     assert est.power_available_kw(70, 150.0, kind="dc") < 150.0  # DC tapers early
