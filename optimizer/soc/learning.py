@@ -91,27 +91,37 @@ class EfficiencyStats:
     """Recent efficiency samples of one kind of charge (e.g. AC measured by the car's power)."""
 
     prior: float
-    samples: list[tuple[float, float]] = field(default_factory=list)
-    """(efficiency, weight in SoC points), oldest first."""
+    samples: tuple[tuple[float, float], ...] = ()
+    """(efficiency, weight in SoC points), oldest first; replaced, never mutated, so the
+    summary below can be cached against it (it is asked for at every power report)."""
     rejected: int = 0
+    _summary: tuple[object, float, float] | None = field(default=None, init=False, repr=False,
+                                                          compare=False)
 
-    def value(self) -> float:
+    def summary(self) -> tuple[float, float]:
+        """(efficiency, relative sigma), recomputed only when the samples changed."""
+        held = self._summary
+        if held is not None and held[0] is self.samples:
+            return held[1], held[2]
         total = PRIOR_WEIGHT_PCT
         acc = self.prior * PRIOR_WEIGHT_PCT
         for eff, weight in self.samples:
             total += weight
             acc += eff * weight
-        return acc / total
+        mean = acc / total
+        # the spread to expect for the *next* session: the prior's blended with the scatter
+        spread = PRIOR_REL_SIGMA**2 * PRIOR_WEIGHT_PCT
+        for eff, weight in self.samples:
+            spread += ((eff - mean) / mean) ** 2 * weight
+        sigma = max(MIN_REL_SIGMA, math.sqrt(spread / total))
+        self._summary = (self.samples, mean, sigma)
+        return mean, sigma
+
+    def value(self) -> float:
+        return self.summary()[0]
 
     def rel_sigma(self) -> float:
-        """The spread to expect for the *next* session, blending the prior's with the scatter."""
-        mean = self.value()
-        total = PRIOR_WEIGHT_PCT
-        acc = PRIOR_REL_SIGMA**2 * PRIOR_WEIGHT_PCT
-        for eff, weight in self.samples:
-            total += weight
-            acc += ((eff - mean) / mean) ** 2 * weight
-        return max(MIN_REL_SIGMA, math.sqrt(acc / total))
+        return self.summary()[1]
 
     def add(self, efficiency: float, weight_pct: float) -> bool:
         """Take a sample unless it is implausible or an outlier; True if it was taken."""
@@ -124,8 +134,7 @@ class EfficiencyStats:
             if abs(efficiency - current) / current > max(OUTLIER_REL, 4 * self.rel_sigma()):
                 self.rejected += 1
                 return False
-        self.samples.append((efficiency, weight_pct))
-        del self.samples[:-MAX_SAMPLES]
+        self.samples = (*self.samples, (efficiency, weight_pct))[-MAX_SAMPLES:]
         return True
 
 
@@ -175,11 +184,12 @@ class LearnedVehicle:
         """(efficiency, relative sigma) for a charge; an unseen source borrows the other's."""
         own = self.efficiency.get(f"{kind}:{source}")
         if own is not None and own.samples:
-            return own.value(), own.rel_sigma()
+            return own.summary()
         for key, stats in self.efficiency.items():
             if key.startswith(kind + ":") and stats.samples:
                 # the same car through another meter: right level, less certain
-                return stats.value(), max(stats.rel_sigma(), PRIOR_REL_SIGMA * 0.6)
+                value, sigma = stats.summary()
+                return value, max(sigma, PRIOR_REL_SIGMA * 0.6)
         return PRIOR_EFFICIENCY[kind], PRIOR_REL_SIGMA
 
     def taper_for(self, kind: str) -> TaperStats:
@@ -270,7 +280,7 @@ class LearnedVehicle:
             if kind not in PRIOR_EFFICIENCY:
                 continue
             stats = EfficiencyStats(float(raw.get("prior", PRIOR_EFFICIENCY[kind])))
-            stats.samples = [(float(e), float(w)) for e, w in raw.get("samples", [])]
+            stats.samples = tuple((float(e), float(w)) for e, w in raw.get("samples", []))
             stats.rejected = int(raw.get("rejected", 0))
             learned.efficiency[str(key)] = stats
         for kind, bins in dict(data.get("taper", {})).items():

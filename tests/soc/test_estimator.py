@@ -116,7 +116,7 @@ def test_learns_efficiency_from_a_pair_of_reports(feed: Feed) -> None:
     feed(est, [event("charging_status", ChargingStatus.FINISHED, 240),
                event("soc_pct", 62, 240)])
     stats = est.learned.efficiency["ac:car"]
-    assert stats.samples == [(pytest.approx(33.6 / 38.8), 42.0)]
+    assert stats.samples == ((pytest.approx(33.6 / 38.8), 42.0),)
     # the prior (0.90) still weighs like 10 points against the 42 seen
     assert stats.value() == pytest.approx((0.90 * 10 + 33.6 / 38.8 * 42) / 52)
 
