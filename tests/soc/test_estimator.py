@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from optimizer.model import ChargingStatus
-from optimizer.soc.estimator import SocEstimator
+from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.learning import LearnedVehicle
 from tests.soc.conftest import VIN, at, charge_start, event
 
@@ -180,3 +180,35 @@ def test_planner_predictions(feed: Feed) -> None:
     assert est.power_available_kw(50, 11.0) == 11.0
     assert est.power_available_kw(99, 11.0) < 11.0 * 0.5  # AC taper near full
     assert est.power_available_kw(70, 150.0, kind="dc") < 150.0  # DC tapers early
+
+
+def test_fallback_capacity_until_max_energy_arrives(feed: Feed) -> None:
+    est = SocEstimator(VIN, settings=EstimatorSettings(fallback_capacity_kwh=50.0))
+    events = [e for e in charge_start(soc=40, target=100) if e.field != "capacity_kwh"]
+    feed(est, events)
+    got = est.estimate(at(60))
+    assert got is not None
+    assert got.soc_pct == pytest.approx(40 + (11 - 0.3) * 0.90 / 50 * 100)
+    without = SocEstimator(VIN)
+    feed(without, events)
+    held = without.estimate(at(60))
+    assert held is not None and held.soc_pct == 40  # no capacity: nothing to extrapolate with
+
+
+def test_what_one_charge_teaches_carries_over_to_the_next(feed: Feed) -> None:
+    est = SocEstimator(VIN)
+    # first charge: the car gains less than the prior predicts (effective efficiency ~0.78)
+    feed(est, charge_start(soc=20, capacity=80, target=100, power_kw=10))
+    feed(est, [event("charging_status", ChargingStatus.FINISHED, 240),
+               event("soc_pct", 58, 240), event("plugged", False, 250)])
+    # second charge, a day later, same car and power
+    feed(est, [event("plugged", True, 1439), event("soc_pct", 30, 1440),
+               event("charging_status", ChargingStatus.CHARGING, 1440),
+               event("charging_power_kw", 10.0, 1441)])
+    got = est.estimate(at(1440 + 120))
+    assert got is not None
+    learned = est.learned.efficiency_for("ac", "car")[0]
+    assert learned < 0.82
+    assert got.soc_pct == pytest.approx(30 + (10 - 0.3) * 2 * learned / 80 * 100)
+    naive = 30 + (10 - 0.3) * 2 * 0.90 / 80 * 100
+    assert got.soc_pct < naive - 1.5
