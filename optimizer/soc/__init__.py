@@ -1,6 +1,7 @@
 """State-of-charge estimation between sparse CarData reports (issue 4).
 
-`estimator.SocEstimator` is the pure per-vehicle core, `learning.LearnedVehicle` what it learns
-(efficiency, taper), `replay` drives estimators from recorded streams and meter files, and
-`evaluation` measures them against simulated truth built from real charge curves and sessions.
+`estimator.SocEstimator` is the pure per-vehicle core and `learning.LearnedVehicle` what it
+learns (efficiency, taper, average power); `replay` drives estimators from recorded streams and
+meter files (the `estimate` command); `traces` simulates realistic charges with a known true SoC
+from the real data, `baseline` is the linear method to beat, and `evaluation` compares them.
 """

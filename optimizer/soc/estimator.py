@@ -28,6 +28,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from optimizer.model import SocEstimate, VehicleEvent, require_aware
 from optimizer.soc.learning import LearnedVehicle, charge_kind
@@ -105,6 +106,11 @@ class _Cursor:
 _POWER, _ACTIVE, _PLUGGED = 0, 1, 2
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    """A finite number that is not a bool (True is an int in Python, not a SoC)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class SocEstimator:
     """State and rules for one vehicle. Feed it with `ingest`/`add_meter`; ask `estimate`."""
 
@@ -167,7 +173,7 @@ class SocEstimator:
     def _on_soc(self, value: object, t: float) -> None:
         if t <= self._soc_t:
             return  # stale re-send: BMW repeats old values with their old timestamps
-        if not isinstance(value, int | float) or not 0.0 <= value <= 100.0:
+        if not _is_number(value) or not 0.0 <= value <= 100.0:
             self._reject("soc_pct")
             return
         soc = float(value)
@@ -198,7 +204,7 @@ class SocEstimator:
     def _on_capacity(self, value: object, t: float) -> None:
         if t <= self._capacity_t:
             return
-        if not isinstance(value, int | float) or not 5.0 <= value <= 250.0:
+        if not _is_number(value) or not 5.0 <= value <= 250.0:
             self._reject("capacity_kwh")
             return
         kwh = float(value)
@@ -217,13 +223,13 @@ class SocEstimator:
     def _on_target(self, value: object, t: float) -> None:
         if t <= self._target_t:
             return
-        if not isinstance(value, int | float) or not 0.0 < value <= 100.0:
+        if not _is_number(value) or not 0.0 < value <= 100.0:
             self._reject("target_soc_pct")
             return
         self._target, self._target_t = float(value), t
 
     def _on_power(self, value: object, t: float) -> None:
-        if not isinstance(value, int | float) or not 0.0 <= value < 1000.0:
+        if not _is_number(value) or not 0.0 <= value < 1000.0:
             self._reject("charging_power_kw")
             return
         self._add_sample(_POWER, t, float(value))
@@ -524,7 +530,11 @@ class SocEstimator:
     # ------------------------------------------------------------------ outputs
 
     def estimate(self, now: datetime) -> SocEstimate | None:
-        """The SoC at `now` with its band; None before the first SoC report."""
+        """The SoC at `now` with its band; None before the first SoC report.
+
+        Remembers its answer, so a later `now` in the same charge never gets a lower one (a
+        late message can only hold the estimate until the next SoC report corrects it).
+        """
         require_aware("now", now)
         if self._soc is None:
             return None
