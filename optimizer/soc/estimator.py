@@ -307,6 +307,7 @@ class SocEstimator:
                 if learn and cursor.active and cursor.plugged is not False:
                     self.learned.learn_taper(cursor.kind, cursor.power_soc_pct, value,
                                              cursor.peak_kw)
+                    self.learned.peak_power_kw = max(self.learned.peak_power_kw, value)
                 cursor.peak_kw = max(cursor.peak_kw, value)
         elif series == _ACTIVE:
             starting = value == 1.0 and not cursor.active
@@ -571,8 +572,10 @@ class SocEstimator:
             spread += settings.assumed_power_rel * assumed * pct_per_kwh
         low = soc - base - spread - settings.unseen_share * unseen
         high = soc + base + spread + 0.5 * settings.unseen_share * unseen
-        # charging at a rate nobody has told us yet: up to what the strongest AC charge adds
-        high += settings.max_unreported_power_kw * unreported_s / 3600.0 * pct_per_kwh
+        # charging at a rate nobody has told us yet: up to the strongest AC charge, or the
+        # most this car was ever seen to take (a DC charge)
+        most_kw = max(settings.max_unreported_power_kw, self.learned.peak_power_kw)
+        high += most_kw * unreported_s / 3600.0 * pct_per_kwh
         floor = self._floor
         if floor is not None and floor[0] == self._epoch and t >= floor[1] and soc < floor[2]:
             low, soc = low + floor[2] - soc, floor[2]

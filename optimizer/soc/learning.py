@@ -169,6 +169,8 @@ class LearnedVehicle:
     taper: dict[str, TaperStats] = field(default_factory=dict)
     aux_kw: float = AUX_KW
     """Kept per vehicle so a better value (configured or learned later) has a place."""
+    peak_power_kw: float = 0.0
+    """The most power the car was seen to take (bounds the band before a charge reports)."""
     implied_power_kw: float | None = None
     """For cars that report no charging power: their average power while charging, learned
     from the SoC gained (grid side at the learned AC efficiency)."""
@@ -254,6 +256,7 @@ class LearnedVehicle:
             "version": 1,
             "implied_power_kw": self.implied_power_kw,
             "aux_kw": self.aux_kw,
+            "peak_power_kw": self.peak_power_kw,
             "efficiency": {
                 key: {"prior": s.prior, "samples": [list(x) for x in s.samples],
                       "rejected": s.rejected}
@@ -273,6 +276,8 @@ class LearnedVehicle:
             return learned
         aux = data.get("aux_kw")
         learned.aux_kw = float(aux) if isinstance(aux, int | float) and 0 <= aux < 5 else AUX_KW
+        peak = data.get("peak_power_kw")
+        learned.peak_power_kw = float(peak) if isinstance(peak, int | float) else 0.0
         implied = data.get("implied_power_kw")
         learned.implied_power_kw = float(implied) if isinstance(implied, int | float) else None
         for key, raw in dict(data.get("efficiency", {})).items():
