@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
-"""`/work/shared/data/real` next to the checkout; the harness takes another path if given."""
+"""`shared/data/real` next to the checkout; `build_trace(data_dir=...)` takes another one."""
 
 SOC = "vehicle.drivetrain.batteryManagement.header"
 MAX_ENERGY = "vehicle.drivetrain.batteryManagement.maxEnergy"
@@ -388,6 +388,9 @@ def _template_at(template: list[tuple[float, float]], elapsed: float) -> float:
 def build_trace(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seed: int = 1,
                 start: datetime = datetime(2025, 3, 3, tzinfo=UTC)) -> Trace:
     """Several weeks of charging for the fleet, all VINs in one stream."""
+    if not (data_dir / "SOURCES.md").is_file():
+        raise FileNotFoundError(f"real data not found in {data_dir} (expected shared/data/real "
+                                f"next to the checkout; pass data_dir=...)")
     rng = np.random.default_rng(seed)
     individual = np.random.default_rng([seed, 7])  # apart, so adding a car shifts nothing
     cars = [_individual(car, individual) for car in fleet(data_dir)]
