@@ -20,7 +20,7 @@ from typing import Any
 
 PRIOR_EFFICIENCY: dict[str, float] = {"ac": 0.90, "dc": 0.93}
 """Grid → battery, on the energy left after the auxiliary load: AC onboard chargers lose about
-8-12 % (the HA fork's 0.90; evcc's 0.85 folds the auxiliary load in); DC skips the onboard
+8-12 % (the HA fork uses 0.90 on AC, evcc 0.85 for everything); DC skips the onboard
 charger and loses less (the fork's 0.93)."""
 
 AUX_KW = 0.3
