@@ -51,11 +51,14 @@ def test_never_above_the_target_or_100(soc: float, target: float,
 
 @settings(max_examples=150, deadline=None)
 @given(soc=st.floats(0.0, 95.0), timeline=_timeline,
-       arrivals=st.lists(st.integers(0, 60), min_size=30, max_size=30))
+       arrivals=st.lists(st.integers(0, 60), min_size=30, max_size=30),
+       meter_kw=st.lists(st.floats(0.0, 30.0), min_size=30, max_size=30))
 def test_never_decreases_during_a_charge_without_a_newer_report(
-        soc: float, timeline: list[tuple[float, tuple[str, object]]], arrivals: list[int]
+        soc: float, timeline: list[tuple[float, tuple[str, object]]], arrivals: list[int],
+        meter_kw: list[float]
 ) -> None:
-    """Whatever arrives, late or not, the answers over rising `now` never fall."""
+    """Whatever arrives, late or not, car reports or wallbox meter, the answers over rising
+    `now` never fall."""
     est = SocEstimator(VIN)
     for e in _start(soc, 100.0):
         est.ingest(e)
@@ -63,8 +66,11 @@ def test_never_decreases_during_a_charge_without_a_newer_report(
     # deliver in a scrambled order interleaved with questions at rising times
     delivered = sorted(range(len(events)), key=lambda i: (i + arrivals[i] // 10))
     last = soc
+    energy = 100.0
     for step, i in enumerate(delivered):
         est.ingest(events[i])
+        energy += meter_kw[step] * 10.0 / 60.0
+        est.add_meter(at(10.0 * step), energy)
         got = est.estimate(at(10.0 * (step + 1)))
         assert got is not None
         assert got.soc_pct >= last - 1e-9
