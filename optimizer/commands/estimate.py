@@ -35,9 +35,10 @@ from optimizer.store import SqliteStore
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "estimate", help="estimate SoC between sparse CarData reports from a recorded stream")
-    parser.add_argument("--stream", type=Path, required=True,
-                        help="JSONL file, one raw CarData stream message per line")
-    parser.add_argument("--meter", type=Path, help="CSV 'time,energy_kwh' of a wallbox meter")
+    parser.add_argument("--stream", type=Path, required=True, metavar="FILE.jsonl",
+                        help="one raw CarData stream message per line, in arrival order")
+    parser.add_argument("--meter", type=Path, metavar="METER.csv",
+                        help="'time,energy_kwh' of a wallbox's cumulative meter")
     parser.add_argument("--capacity", type=float, metavar="KWH",
                         help="usable capacity until the car reports maxEnergy")
     parser.add_argument("--every", type=float, default=60.0, metavar="SECONDS",
