@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeGuard
 
-from optimizer.model import SocEstimate, VehicleEvent, require_aware
+from optimizer.model import SocEstimate, TaperPoint, VehicleEvent, require_aware
 from optimizer.soc.learning import LearnedVehicle, charge_kind
 
 
@@ -617,3 +617,23 @@ class SocEstimator:
         """Grid-side power the car will take at `soc_pct` from a charger of `max_power_kw`."""
         capacity = self._capacity if self._capacity is not None else 0.0
         return self.learned.power_available_kw(kind, soc_pct, max_power_kw, capacity)
+
+    def taper_points(self, max_power_kw: float, kind: str = "ac",
+                     socs: tuple[float, ...] = (0.0, 50.0, 70.0, 80.0, 85.0, 90.0, 95.0, 100.0)
+                     ) -> tuple[TaperPoint, ...]:
+        """`power_available_kw` at `socs` as the planner's taper: lowered where needed to be
+        non-increasing and concave (what its LP needs), so it never promises more power."""
+        points: list[TaperPoint] = []
+        slope = 0.0
+        for soc in sorted(socs):
+            power = self.power_available_kw(soc, max_power_kw, kind)
+            if points:
+                last = points[-1]
+                power = min(power, last.power_kw + slope * (soc - last.soc_pct))
+                slope = (power - last.power_kw) / (soc - last.soc_pct)
+                if power <= 0.0:  # the line reaches 0 kW: end there, the planner clamps at 0
+                    if slope < 0.0:
+                        points.append(TaperPoint(last.soc_pct - last.power_kw / slope, 0.0))
+                    break
+            points.append(TaperPoint(soc, power))
+        return tuple(points)

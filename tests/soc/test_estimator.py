@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from optimizer.model import ChargingStatus
+from optimizer.planner.taper import power_limit
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.learning import LearnedVehicle
 from tests.soc.conftest import VIN, at, charge_start, event
@@ -212,3 +213,17 @@ def test_what_one_charge_teaches_carries_over_to_the_next(feed: Feed) -> None:
     assert got.soc_pct == pytest.approx(30 + (10 - 0.3) * 2 * learned / 80 * 100)
     naive = 30 + (10 - 0.3) * 2 * 0.90 / 80 * 100
     assert got.soc_pct < naive - 1.5
+
+
+@pytest.mark.parametrize(("kind", "max_kw"), [("ac", 11.0), ("ac", 22.0), ("dc", 150.0)])
+def test_taper_points_fit_the_planner(feed: Feed, kind: str, max_kw: float) -> None:
+    est = SocEstimator(VIN)
+    feed(est, charge_start(soc=50, capacity=80))
+    # a learned, noisy taper near full (car-limited samples of earlier charges)
+    for soc, kw in ((82, 10.5), (88, 9.0), (90, 9.6), (96, 5.0), (99, 4.2)):
+        est.learned.taper_for("ac").add(soc, kw)
+    points = est.taper_points(max_kw, kind)
+    limit = power_limit(max_kw, points)  # the planner refuses rising or non-concave tapers
+    for point in points:
+        assert point.power_kw <= est.power_available_kw(point.soc_pct, max_kw, kind) + 1e-9
+        assert limit.at(point.soc_pct) == pytest.approx(point.power_kw)
