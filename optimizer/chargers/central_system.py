@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 from optimizer.chargers.ocpp16 import Session16
 from optimizer.chargers.ocpp201 import Session201
 from optimizer.chargers.ocpp_charger import OcppCharger
+from optimizer.chargers.ocpp_common import SessionSettings
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -167,9 +168,7 @@ class CentralSystem:
         if previous is not None:
             await previous.close(1000, "replaced by a new connection")
         self._connections[charger.station_id] = connection
-        session: Any = session_type(
-            charger.station_id,
-            connection,
+        settings = SessionSettings(
             events=charger,
             clock=self._clock,
             connector_id=charger.connector_id,
@@ -178,6 +177,7 @@ class CentralSystem:
             heartbeat_s=self._heartbeat_s,
             response_timeout_s=self._response_timeout_s,
         )
+        session: Any = session_type(charger.station_id, connection, settings)
         charger.attach(session)
         log.info("OCPP: station '%s' connected (%s)", charger.station_id, connection.subprotocol)
         try:

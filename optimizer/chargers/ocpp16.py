@@ -17,7 +17,7 @@ from optimizer.chargers.ocpp_common import (
     REJECTED,
     STATUS_16,
     CompositeSchedule,
-    SessionEvents,
+    SessionSettings,
     after,
     checked_call,
     iso_utc,
@@ -26,7 +26,6 @@ from optimizer.chargers.ocpp_common import (
     parse_time,
 )
 from optimizer.model import ChargerState, MeterReading
-from optimizer.ports import Clock
 
 _MAX_PERIODS_KEY = "ChargingScheduleMaxPeriods"
 _transaction_ids = itertools.count(1)
@@ -36,26 +35,9 @@ _transaction_ids = itertools.count(1)
 class Session16(ChargePoint):  # type: ignore[misc]
     limit_decimals: int | None = 1
 
-    def __init__(
-        self,
-        station_id: str,
-        connection: Any,
-        *,
-        events: SessionEvents,
-        clock: Clock,
-        connector_id: int,
-        phases: int,
-        id_tag: str,
-        heartbeat_s: int,
-        response_timeout_s: float,
-    ) -> None:
-        super().__init__(station_id, connection, response_timeout=response_timeout_s)
-        self._events = events
-        self._clock = clock
-        self._connector_id = connector_id
-        self._phases = phases
-        self._id_tag = id_tag
-        self._heartbeat_s = heartbeat_s
+    def __init__(self, station_id: str, connection: Any, settings: SessionSettings) -> None:
+        super().__init__(station_id, connection, response_timeout=settings.response_timeout_s)
+        self._settings = settings
         self._configuration_asked = False
         self._max_periods_value: int | None = None
 
@@ -66,25 +48,25 @@ class Session16(ChargePoint):  # type: ignore[misc]
 
     @on(enums.Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
-        self._events.booted(charge_point_vendor, charge_point_model)
+        self._settings.events.booted(charge_point_vendor, charge_point_model)
         return call_result.BootNotification(
-            current_time=iso_utc(self._clock.now()),
-            interval=self._heartbeat_s,
+            current_time=iso_utc(self._settings.clock.now()),
+            interval=self._settings.heartbeat_s,
             status=enums.RegistrationStatus.accepted,
         )
 
     @after(enums.Action.boot_notification)
     def after_boot(self, **_: Any) -> None:
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> Any:
-        return call_result.Heartbeat(current_time=iso_utc(self._clock.now()))
+        return call_result.Heartbeat(current_time=iso_utc(self._settings.clock.now()))
 
     @after(enums.Action.heartbeat)
     def after_heartbeat(self, **_: Any) -> None:
         # A station that reconnects after a network glitch need not boot again.
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.authorize)
     def on_authorize(self, id_tag: str, **_: Any) -> Any:
@@ -92,25 +74,28 @@ class Session16(ChargePoint):  # type: ignore[misc]
 
     @on(enums.Action.status_notification)
     def on_status(self, connector_id: int, error_code: str, status: str, **_: Any) -> Any:
-        if connector_id == self._connector_id or (connector_id == 0 and status == "Faulted"):
+        mine = connector_id == self._settings.connector_id
+        if mine or (connector_id == 0 and status == "Faulted"):
             state = STATUS_16.get(status, ChargerState.UNKNOWN)
-            self._events.status_changed(state, {"status": status, "error_code": error_code})
+            details = {"status": status, "error_code": error_code}
+            self._settings.events.status_changed(state, details)
         return call_result.StatusNotification()
 
     @after(enums.Action.status_notification)
     def after_status(self, **_: Any) -> None:
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.meter_values)
     def on_meter_values(
         self, connector_id: int, meter_value: list[Any], transaction_id: int | None = None,
         **_: Any,
     ) -> Any:
-        if connector_id in (0, self._connector_id):
-            self._events.meter(parse_meter_values(self.id, meter_value, self._clock.now()))
-        if connector_id == self._connector_id and transaction_id is not None:
+        if connector_id in (0, self._settings.connector_id):
+            now = self._settings.clock.now()
+            self._settings.events.meter(parse_meter_values(self.id, meter_value, now))
+        if connector_id == self._settings.connector_id and transaction_id is not None:
             # A transaction that started before we (re)started is learnt from its meter values.
-            self._events.transaction_seen(str(transaction_id))
+            self._settings.events.transaction_seen(str(transaction_id))
         return call_result.MeterValues()
 
     @on(enums.Action.start_transaction)
@@ -118,9 +103,9 @@ class Session16(ChargePoint):  # type: ignore[misc]
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> Any:
         transaction_id = next(_transaction_ids)
-        if connector_id == self._connector_id:
+        if connector_id == self._settings.connector_id:
             self._energy(meter_start, timestamp)
-            self._events.transaction_changed(str(transaction_id))
+            self._settings.events.transaction_changed(str(transaction_id))
         return call_result.StartTransaction(
             transaction_id=transaction_id,
             id_tag_info={"status": enums.AuthorizationStatus.accepted},
@@ -131,12 +116,12 @@ class Session16(ChargePoint):  # type: ignore[misc]
         self, meter_stop: int, timestamp: str, transaction_id: int, **_: Any
     ) -> Any:
         self._energy(meter_stop, timestamp)
-        self._events.transaction_changed(None)
+        self._settings.events.transaction_changed(None)
         return call_result.StopTransaction()
 
     def _energy(self, meter_wh: int, timestamp: str) -> None:
-        at = parse_time(timestamp, self._clock.now())
-        self._events.meter([MeterReading(self.id, at, energy_kwh=meter_wh / 1000.0)])
+        at = parse_time(timestamp, self._settings.clock.now())
+        self._settings.events.meter([MeterReading(self.id, at, energy_kwh=meter_wh / 1000.0)])
 
     # -- requests to the station ---------------------------------------------------------
 
@@ -149,7 +134,7 @@ class Session16(ChargePoint):  # type: ignore[misc]
                 datatypes.ChargingSchedulePeriod(
                     start_period=int((p.start - start).total_seconds()),
                     limit=round(p.current_a, 1),
-                    number_phases=self._phases,
+                    number_phases=self._settings.phases,
                 )
                 for p in periods
             ],
@@ -206,7 +191,9 @@ class Session16(ChargePoint):  # type: ignore[misc]
                 charging_rate_unit=enums.ChargingRateUnitType.amps,
                 charging_schedule_period=[
                     datatypes.ChargingSchedulePeriod(
-                        start_period=0, limit=round(current_a, 1), number_phases=self._phases
+                        start_period=0,
+                        limit=round(current_a, 1),
+                        number_phases=self._settings.phases,
                     )
                 ],
             ),
@@ -215,7 +202,7 @@ class Session16(ChargePoint):  # type: ignore[misc]
     async def set_live_limit(self, current_a: float, transaction_id: str) -> bool:
         result = await self._call(
             call.SetChargingProfile(
-                connector_id=self._connector_id,
+                connector_id=self._settings.connector_id,
                 cs_charging_profiles=self._live_profile(current_a, int(transaction_id)),
             )
         )
@@ -224,7 +211,7 @@ class Session16(ChargePoint):  # type: ignore[misc]
     async def composite_schedule(self, duration_s: int) -> CompositeSchedule | None:
         result = await self._call(
             call.GetCompositeSchedule(
-                connector_id=self._connector_id,
+                connector_id=self._settings.connector_id,
                 duration=duration_s,
                 charging_rate_unit=enums.ChargingRateUnitType.amps,
             )
@@ -233,7 +220,7 @@ class Session16(ChargePoint):  # type: ignore[misc]
             return None
         schedule = result.charging_schedule or {}
         start = parse_time(result.schedule_start or schedule.get("start_schedule"),
-                           self._clock.now())
+                           self._settings.clock.now())
         return CompositeSchedule(
             start=start,
             duration_s=int(schedule.get("duration") or duration_s),
@@ -247,7 +234,9 @@ class Session16(ChargePoint):  # type: ignore[misc]
         profile = None if current_a is None else self._live_profile(current_a, None)
         result = await self._call(
             call.RemoteStartTransaction(
-                id_tag=self._id_tag, connector_id=self._connector_id, charging_profile=profile
+                id_tag=self._settings.id_tag,
+                connector_id=self._settings.connector_id,
+                charging_profile=profile,
             )
         )
         return bool(result.status == enums.RemoteStartStopStatus.accepted)

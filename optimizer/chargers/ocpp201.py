@@ -17,7 +17,7 @@ from optimizer.chargers.ocpp_common import (
     PLAN_PROFILE_ID,
     REJECTED,
     CompositeSchedule,
-    SessionEvents,
+    SessionSettings,
     after,
     checked_call,
     iso_utc,
@@ -26,7 +26,6 @@ from optimizer.chargers.ocpp_common import (
     parse_time,
 )
 from optimizer.model import ChargerState
-from optimizer.ports import Clock
 
 _remote_start_ids = itertools.count(1)
 _ACCEPTED = {"status": enums.AuthorizationStatusEnumType.accepted}
@@ -35,51 +34,34 @@ _ACCEPTED = {"status": enums.AuthorizationStatusEnumType.accepted}
 class Session201(ChargePoint):  # type: ignore[misc]
     limit_decimals: int | None = None
 
-    def __init__(
-        self,
-        station_id: str,
-        connection: Any,
-        *,
-        events: SessionEvents,
-        clock: Clock,
-        connector_id: int,
-        phases: int,
-        id_tag: str,
-        heartbeat_s: int,
-        response_timeout_s: float,
-    ) -> None:
-        super().__init__(station_id, connection, response_timeout=response_timeout_s)
-        self._events = events
-        self._clock = clock
-        self._evse_id = connector_id
-        self._phases = phases
-        self._id_tag = id_tag
-        self._heartbeat_s = heartbeat_s
+    def __init__(self, station_id: str, connection: Any, settings: SessionSettings) -> None:
+        super().__init__(station_id, connection, response_timeout=settings.response_timeout_s)
+        self._settings = settings
 
     # -- requests from the station -------------------------------------------------------
 
     @on(enums.Action.boot_notification)
     def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:
-        self._events.booted(
+        self._settings.events.booted(
             str(charging_station.get("vendor_name")), str(charging_station.get("model"))
         )
         return call_result.BootNotification(
-            current_time=iso_utc(self._clock.now()),
-            interval=self._heartbeat_s,
+            current_time=iso_utc(self._settings.clock.now()),
+            interval=self._settings.heartbeat_s,
             status=enums.RegistrationStatusEnumType.accepted,
         )
 
     @after(enums.Action.boot_notification)
     def after_boot(self, **_: Any) -> None:
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> Any:
-        return call_result.Heartbeat(current_time=iso_utc(self._clock.now()))
+        return call_result.Heartbeat(current_time=iso_utc(self._settings.clock.now()))
 
     @after(enums.Action.heartbeat)
     def after_heartbeat(self, **_: Any) -> None:
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.authorize)
     def on_authorize(self, id_token: dict[str, Any], **_: Any) -> Any:
@@ -89,19 +71,20 @@ class Session201(ChargePoint):  # type: ignore[misc]
     def on_status(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> Any:
-        if evse_id == self._evse_id:
+        if evse_id == self._settings.connector_id:
             state = CONNECTOR_STATUS_201.get(connector_status, ChargerState.UNKNOWN)
-            self._events.status_changed(state, {"status": connector_status})
+            self._settings.events.status_changed(state, {"status": connector_status})
         return call_result.StatusNotification()
 
     @after(enums.Action.status_notification)
     def after_status(self, **_: Any) -> None:
-        self._events.session_ready(self)
+        self._settings.events.session_ready(self)
 
     @on(enums.Action.meter_values)
     def on_meter_values(self, evse_id: int, meter_value: list[Any], **_: Any) -> Any:
-        if evse_id in (0, self._evse_id):
-            self._events.meter(parse_meter_values(self.id, meter_value, self._clock.now()))
+        if evse_id in (0, self._settings.connector_id):
+            now = self._settings.clock.now()
+            self._settings.events.meter(parse_meter_values(self.id, meter_value, now))
         return call_result.MeterValues()
 
     @on(enums.Action.transaction_event)
@@ -115,18 +98,19 @@ class Session201(ChargePoint):  # type: ignore[misc]
         **kwargs: Any,
     ) -> Any:
         evse = kwargs.get("evse") or {}
-        if evse.get("id", self._evse_id) == self._evse_id:
-            received_at = parse_time(timestamp, self._clock.now())
-            self._events.meter(
+        if evse.get("id", self._settings.connector_id) == self._settings.connector_id:
+            received_at = parse_time(timestamp, self._settings.clock.now())
+            self._settings.events.meter(
                 parse_meter_values(self.id, kwargs.get("meter_value") or [], received_at)
             )
             ended = event_type == enums.TransactionEventEnumType.ended
-            self._events.transaction_changed(None if ended else transaction_info["transaction_id"])
+            transaction = None if ended else transaction_info["transaction_id"]
+            self._settings.events.transaction_changed(transaction)
             charging_state = str(transaction_info.get("charging_state"))
             if ended:
-                self._events.status_changed(ChargerState.PLUGGED, {"charging_state": None})
+                self._settings.events.status_changed(ChargerState.PLUGGED, {"charging_state": None})
             elif charging_state in CHARGING_STATE_201:
-                self._events.status_changed(
+                self._settings.events.status_changed(
                     CHARGING_STATE_201[charging_state], {"charging_state": charging_state}
                 )
         return call_result.TransactionEvent(
@@ -158,7 +142,9 @@ class Session201(ChargePoint):  # type: ignore[misc]
                     charging_rate_unit=enums.ChargingRateUnitEnumType.amps,
                     charging_schedule_period=[
                         datatypes.ChargingSchedulePeriodType(
-                            start_period=offset_s, limit=limit_a, number_phases=self._phases
+                            start_period=offset_s,
+                            limit=limit_a,
+                            number_phases=self._settings.phases,
                         )
                         for offset_s, limit_a in periods
                     ],
@@ -203,7 +189,7 @@ class Session201(ChargePoint):  # type: ignore[misc]
         result = await checked_call(
             self,
             call.SetChargingProfile(
-                evse_id=self._evse_id,
+                evse_id=self._settings.connector_id,
                 charging_profile=self._live_profile(current_a, transaction_id),
             ),
         )
@@ -214,7 +200,7 @@ class Session201(ChargePoint):  # type: ignore[misc]
             self,
             call.GetCompositeSchedule(
                 duration=duration_s,
-                evse_id=self._evse_id,
+                evse_id=self._settings.connector_id,
                 charging_rate_unit=enums.ChargingRateUnitEnumType.amps,
             ),
         )
@@ -222,7 +208,7 @@ class Session201(ChargePoint):  # type: ignore[misc]
             return None
         schedule = result.schedule
         return CompositeSchedule(
-            start=parse_time(schedule["schedule_start"], self._clock.now()),
+            start=parse_time(schedule["schedule_start"], self._settings.clock.now()),
             duration_s=int(schedule["duration"]),
             periods=tuple(
                 (int(p["start_period"]), float(p["limit"]))
@@ -235,10 +221,10 @@ class Session201(ChargePoint):  # type: ignore[misc]
             self,
             call.RequestStartTransaction(
                 id_token=datatypes.IdTokenType(
-                    id_token=self._id_tag, type=enums.IdTokenEnumType.central
+                    id_token=self._settings.id_tag, type=enums.IdTokenEnumType.central
                 ),
                 remote_start_id=next(_remote_start_ids),
-                evse_id=self._evse_id,
+                evse_id=self._settings.connector_id,
                 charging_profile=None if current_a is None else self._live_profile(current_a, None),
             ),
         )

@@ -16,6 +16,7 @@ from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.meter import TO_KILO
 from optimizer.model import ChargerState, MeterReading
+from optimizer.ports import Clock
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -104,6 +105,20 @@ class SessionEvents(Protocol):
     def transaction_seen(self, transaction_id: str) -> None: ...
 
     def meter(self, readings: Sequence[MeterReading]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What a session needs besides its connection; the same for both OCPP versions."""
+
+    events: SessionEvents
+    clock: Clock
+    connector_id: int
+    """The connector (1.6) or EVSE (2.0.1) the car is on."""
+    phases: int
+    id_tag: str
+    heartbeat_s: int
+    response_timeout_s: float
 
 
 class OcppSession(Protocol):
