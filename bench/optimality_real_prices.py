@@ -70,11 +70,12 @@ def main() -> None:
             met[name] += result.soc_at_departure_pct >= request.target_soc_pct - 1e-6
             gap = (result.cost - ref.cost) / max(abs(ref.cost), 1e-9)
             cases[name].append(gap)
-    # A negative gap (cheaper than the exact optimum) would mean a broken constraint.
+    # Relative cost gaps; a negative one (cheaper than the exact optimum) would mean a broken
+    # constraint.
     print(f"{'case':<46} {'requests':>8} {'target met':>10} {'min gap':>9} {'max gap':>9}")
     for name, gaps in cases.items():
         print(f"{name:<46} {reachable[name]:>8} {met[name]:>10} "
-              f"{min(gaps) * 100:>8.4f}% {max(gaps) * 100:>8.4f}%")
+              f"{min(gaps):>+9.1e} {max(gaps):>+9.1e}")
 
 
 if __name__ == "__main__":
