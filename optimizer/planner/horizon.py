@@ -30,6 +30,8 @@ class Horizon:
     provisional: list[bool]
     fallback_price: float | None
     """The price used for unknown slots, or None when every price is known."""
+    any_known: bool = True
+    """False when no slot has a published price (then costs mean nothing)."""
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -95,6 +97,7 @@ def build_horizon(
         prices=[float(p) for p in resolved if p is not None],
         provisional=provisional,
         fallback_price=fallback,
+        any_known=bool(known),
     )
 
 

@@ -156,7 +156,16 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
                                f"the solver found no plan ({status})")
     energy = energy + [0.0] * (len(horizon) - usable)
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
-    if result.provisional and reason is None:
+    if not horizon.any_known and options.unknown_price is None and reason is None:
+        result = replace(
+            result,
+            reason=(
+                "no price is published between now and departure: the plan charges as early "
+                "as possible and its cost is unknown; give a fallback price (unknown_price) "
+                "or newer prices"
+            ),
+        )
+    elif result.provisional and reason is None:
         count = sum(1 for s in result.charging_slots if s.provisional)
         result = replace(
             result,
@@ -198,6 +207,7 @@ def _truncate(horizon: Horizon, usable: int) -> Horizon:
         prices=horizon.prices[:usable],
         provisional=horizon.provisional[:usable],
         fallback_price=horizon.fallback_price,
+        any_known=horizon.any_known,
     )
 
 

@@ -126,6 +126,7 @@ def test_empty_rates_after_clamping_charge_from_now() -> None:
     result = _plan(slots([0.1], T0 + 3 * H), T0, T0 + 90 * timedelta(minutes=1), 1.0)
     assert result.feasible and result.provisional
     assert _span(result) == (T0, T0 + H)
+    assert "no price is published" in (result.reason or "")
 
 
 def test_cheapest_contiguous_window() -> None:
