@@ -332,9 +332,7 @@ def _simulate_session(car: Car, plan: _Plan, max_energy: float, emit: _Emitter,
             meter_total[0] += power * dt / 3600.0
             if not meter or t - meter[-1][0] >= 60.0:
                 meter.append((t, round(meter_total[0], 3)))
-        if not car.streams_power:
-            pass
-        elif paused and not paused_reported and rng.random() < 0.2:
+        if car.streams_power and paused and not paused_reported and rng.random() < 0.2:
             emit.send(t, {POWER: (0, "W")})
             paused_reported = True
         if t >= next_power:
