@@ -30,7 +30,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ev-optimizer", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="ev-optimizer",
+        description="Smart charging for BMW and MINI cars: BMW CarData in, the cheapest plan "
+        "that meets the departure out, carried out by a wallbox. Every command takes --help.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
