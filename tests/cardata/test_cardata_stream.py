@@ -90,7 +90,7 @@ async def publish_fix(sim: Simulator, index: int) -> list[bytes]:
 async def test_stream_reconnects_with_a_fresh_token_before_expiry(make_sim, tmp_path: Path,
                                                                   caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    sim = make_sim(token_lifetime_s=4)
+    sim = make_sim(token_lifetime_s=8)
     sent: list[bytes] = []
     async with running_stream(sim, tmp_path) as (stream, collector):
         for session in (1, 2, 3):
@@ -112,7 +112,7 @@ async def test_stream_reconnects_with_a_fresh_token_before_expiry(make_sim, tmp_
 
 async def test_stream_survives_the_broker_closing_it_at_token_expiry(make_sim,
                                                                      tmp_path: Path) -> None:
-    sim = make_sim(token_lifetime_s=2)
+    sim = make_sim(token_lifetime_s=4)
     sent: list[bytes] = []
     # a refresh margin past expiry: the client keeps the session until the broker closes it
     async with running_stream(sim, tmp_path, margin=timedelta(seconds=-5)) as (stream,
@@ -159,7 +159,7 @@ async def test_stream_survives_a_broker_restart(make_sim, tmp_path: Path) -> Non
 async def test_rc5_after_a_disconnect_waits_10_s_and_refreshes(make_sim,
                                                                 tmp_path: Path) -> None:
     # BMW refuses a reconnect right after a disconnect: here always, for 0.3 s real time
-    sim = make_sim(token_lifetime_s=4, reconnect_refusal_probability=1.0,
+    sim = make_sim(token_lifetime_s=8, reconnect_refusal_probability=1.0,
                    reconnect_refusal_s=0.3)
     async with running_stream(sim, tmp_path, scale=0.02) as (stream, collector):
         await sim.until(subscribed(1))
