@@ -171,3 +171,19 @@ def test_console_script_and_module_entry_point() -> None:
                               check=False)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["feasible"] is True
+
+
+def test_reader_going_away_is_not_an_error(tmp_path: Path) -> None:
+    """`ev-optimizer plan --batch big.jsonl | head -1` ends quietly, without a traceback."""
+    item = {"prices": str(PRICES), "now": CONTRACT[4], "departure": CONTRACT[6], "soc": 30,
+            "target": 80, "capacity": 76.4, "max_power": 11}
+    batch = tmp_path / "big.jsonl"
+    batch.write_text((json.dumps(item) + "\n") * 400)  # far more than a pipe buffer holds
+    process = subprocess.Popen([sys.executable, "-m", "optimizer", "plan", "--batch", str(batch)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["feasible"] is True
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert stderr == ""
