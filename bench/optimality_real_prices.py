@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 
 from optimizer.planner import PlanOptions, PlanRequest, plan  # noqa: E402
 from optimizer.planner.planner import MIN_AC_POWER_KW  # noqa: E402
-from optimizer.tariffs import load_tariff, read_price_csv, series_slots  # noqa: E402
+from optimizer.tariffs import load_tariff, read_price_csv  # noqa: E402
 from tests.planner.reference import reference_cost  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def main() -> None:
             now=now, departure=departure, soc_pct=rng.uniform(5, 70),
             target_soc_pct=rng.uniform(50, 100), capacity_kwh=rng.choice([37.9, 64.7, 76.4]),
             max_power_kw=rng.choice([7.4, 11.0, 22.0]), efficiency=rng.uniform(0.85, 0.93),
-            prices=series_slots(spot, now, departure),
+            prices=spot.price_slots(now, departure),
         )
         need = max(0.0, base.target_soc_pct - base.soc_pct) / 100 * base.capacity_kwh / (
             base.efficiency)

@@ -56,6 +56,13 @@ class PriceSeries:
     def end(self) -> datetime:
         return self.ends[-1]
 
+    def price_slots(self, start: datetime, end: datetime) -> list[PriceSlot]:
+        """The series on the 15-minute grid for `[start, end)`; uncovered slots are None.
+
+        With `Tariff.price_slots` this makes both a `PriceSource`.
+        """
+        return [PriceSlot(at, at + SLOT, self.price_at(at)) for at in slot_grid(start, end)]
+
 
 def _parse_time(text: str, where: str, column: str) -> datetime:
     try:
@@ -169,11 +176,6 @@ def slot_grid(start: datetime, end: datetime) -> list[datetime]:
         out.append(at)
         at += SLOT
     return out
-
-
-def series_slots(series: PriceSeries, start: datetime, end: datetime) -> list[PriceSlot]:
-    """The series on the 15-minute grid for `[start, end)`; slots it does not cover are None."""
-    return [PriceSlot(at, at + SLOT, series.price_at(at)) for at in slot_grid(start, end)]
 
 
 # --------------------------------------------------------------------------- tariff files

@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from optimizer.config import Config, load_config
 from optimizer.errors import InputError, UserError
-from optimizer.model import ChargePlan, PriceSlot, TaperPoint
+from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import PlanOptions, PlanRequest, plan
-from optimizer.tariffs import PriceSeries, load_tariff, read_price_csv, series_slots
+from optimizer.ports import PriceSource
+from optimizer.tariffs import PriceSeries, load_tariff, read_price_csv
 from optimizer.terminal_chart import render_plan
-
-PriceLookup = Callable[[datetime, datetime], list[PriceSlot]]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,19 +153,19 @@ def _from_args(
         raise UserError("missing --departure; give it on the command line or use --config")
 
     currency = "EUR"
-    lookup: PriceLookup
+    source: PriceSource
     if args.prices is not None:
         series = cache.get(args.prices)
         if series is None:
             series = cache[args.prices] = read_price_csv(args.prices)
-        lookup = lambda a, b: series_slots(series, a, b)  # noqa: E731
+        source = series
     else:
         tariff_path = args.tariff or (config.tariff if config is not None else None)
         if tariff_path is None:
             raise UserError("missing --prices or --tariff (or a --config naming a tariff)")
         tariff = load_tariff(tariff_path)
         currency = tariff.currency
-        lookup = tariff.price_slots
+        source = tariff
 
     planner = config.planner if config is not None else None
     request = PlanRequest(
@@ -182,7 +180,7 @@ def _from_args(
                            "min-power"),
         efficiency=_pick(args.efficiency, vehicle.efficiency if vehicle else 0.9, "efficiency"),
         taper=parse_taper(args.taper) if args.taper else (),
-        prices=lookup(now, departure) if departure > now else [],
+        prices=source.price_slots(now, departure) if departure > now else [],
     )
     mode = args.mode or (planner.mode if planner else "cheapest")
     if mode not in ("cheapest", "block"):

@@ -10,7 +10,7 @@ import pytest
 
 from optimizer.errors import InputError
 from optimizer.planner import PlanRequest, plan
-from optimizer.tariffs import load_tariff, read_price_csv, series_slots
+from optimizer.tariffs import load_tariff, read_price_csv
 
 REPO = Path(__file__).resolve().parents[2]
 TARIFFS = REPO / "tariffs"
@@ -135,10 +135,10 @@ def test_bad_price_csv_names_file_line_and_column(tmp_path: Path, content: str,
     assert str(path) in str(info.value)
 
 
-def test_price_csv_without_end_and_series_slots() -> None:
+def test_price_csv_without_end_and_its_slots() -> None:
     series = read_price_csv(TARIFFS / "prices" / "de_lu_dayahead_2024.csv")
     start = datetime(2024, 12, 31, 22, 0, tzinfo=UTC)
-    slots = series_slots(series, start, start + timedelta(hours=4))
+    slots = series.price_slots(start, start + timedelta(hours=4))
     assert len(slots) == 16
     assert slots[7].price is not None and slots[8].price is None  # the series ends at 2025
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from optimizer.model import ChargePlan
 from optimizer.planner import PlanOptions, PlanRequest, plan
 from optimizer.planner.planner import MIN_AC_POWER_KW
-from optimizer.tariffs import PriceSeries, load_tariff, series_slots
+from optimizer.tariffs import PriceSeries, load_tariff
 from tests.planner.conftest import REPO, slots
 from tests.planner.reference import reference_cost
 
@@ -136,7 +136,7 @@ def _real_windows(series: PriceSeries, count: int, seed: int) -> list[PlanReques
                 capacity_kwh=rng.choice([37.9, 64.7, 76.4, 105.2]),
                 max_power_kw=rng.choice([3.7, 7.4, 11.0, 22.0]),
                 efficiency=rng.uniform(0.85, 0.93),
-                prices=series_slots(series, now, departure),
+                prices=series.price_slots(now, departure),
             )
         )
     return out
