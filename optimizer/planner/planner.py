@@ -151,9 +151,9 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     else:
         energy, status = solve_milp(problem, options.time_limit_s)
         method = f"highs ({status})"
-        if not energy:
-            return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh,
-                               f"the solver found no plan ({status})")
+    if not energy:  # never expected once the target is reachable; honest if it happens
+        return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh,
+                           f"the solver ({method}) found no plan; charging at full power")
     energy = energy + [0.0] * (len(horizon) - usable)
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
     if not horizon.any_known and options.unknown_price is None and reason is None:
