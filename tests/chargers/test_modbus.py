@@ -237,3 +237,23 @@ async def test_a_failed_heartbeat_is_reported_and_the_next_one_recovers(
             await ticks.next_period()
             assert driver.last_error is None
             assert sim.writes == [(6, 4000, [1])]  # the failed write never landed
+
+
+async def test_a_box_that_restarts_is_reconnected_by_itself(clock: FakeClock) -> None:
+    """A dropped TCP connection (the box rebooted) comes back on the next access."""
+    vendor = BY_NAME["alfen_eve"]
+    first = SimulatedWallbox(vendor, clock)
+    driver = ModbusCharger("wb", load_map(vendor.map_name), RANGE, clock, host="127.0.0.1",
+                           port=first.port, timeout_s=1.0, retries=3, retry_delay_s=0.0)
+    async with first:
+        await driver.connect()
+        await driver.set_current_limit(6.0)
+        assert first.writes == vendor.writes_6a
+    second = SimulatedWallbox(vendor, clock)
+    second.port = first.port  # the same box, back on its address after the reboot
+    async with second:
+        try:
+            await driver.set_current_limit(16.0)
+        finally:
+            await driver.close()
+        assert second.writes == vendor.writes_16a
