@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 import tomllib
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
 from optimizer.errors import ConfigError
+
+_VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 
 
 class _Section(BaseModel):
@@ -78,7 +81,7 @@ class ChargerConfig(_Section):
 
 class VehicleConfig(_Section):
     name: str = Field(min_length=1)
-    vin: str = Field(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")
+    vin: str
     capacity_kwh: float = Field(gt=0.0, le=250.0)
     """Fallback usable capacity, used until CarData reports `maxEnergy`."""
     target_soc_pct: float = Field(default=80.0, gt=0.0, le=100.0)
@@ -90,8 +93,16 @@ class VehicleConfig(_Section):
 
     @field_validator("vin", mode="before")
     @classmethod
-    def _upper_vin(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def _check_vin(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        vin = value.strip().upper()
+        if not _VIN.fullmatch(vin):
+            raise ValueError(
+                f"{value!r} is not a VIN; a VIN has 17 letters and digits (no I, O or Q), "
+                f"as shown in the MyBMW app or on the registration document"
+            )
+        return vin
 
     @model_validator(mode="after")
     def _check(self) -> VehicleConfig:

@@ -65,7 +65,8 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
                                          "'target_soc_pct'?"),
         ("vehicles.0.target_soc_pct", 120, "vehicles[0].target_soc_pct: Input should be less "
                                            "than or equal to 100 (got 120)"),
-        ("vehicles.0.vin", "WBA123", "vehicles[0].vin: String should match pattern"),
+        ("vehicles.0.vin", "WBA123", "vehicles[0].vin: 'WBA123' is not a VIN; a VIN has 17 "
+                                     "letters and digits"),
         ("vehicles.0.capacity_kwh", ..., "vehicles[0].capacity_kwh: required key is missing"),
         ("vehicles.0.min_soc_pct", 90, "min_soc_pct (90) is above target_soc_pct (80)"),
         ("vehicles.0.charger", "carport", "'carport' is not a configured charger; use one of "
