@@ -17,6 +17,7 @@ from optimizer.chargers.ocpp_common import (
     REJECTED,
     STATUS_16,
     CompositeSchedule,
+    SessionHandlers,
     SessionSettings,
     after,
     checked_call,
@@ -32,7 +33,8 @@ _transaction_ids = itertools.count(1)
 """1.6 transaction ids are integers the central system hands out; unique per process."""
 
 
-class Session16(ChargePoint):  # type: ignore[misc]
+class Session16(SessionHandlers, ChargePoint):  # type: ignore[misc]
+    _heartbeat_result = call_result.Heartbeat
     limit_decimals: int | None = 1
 
     def __init__(self, station_id: str, connection: Any, settings: SessionSettings) -> None:
@@ -54,19 +56,6 @@ class Session16(ChargePoint):  # type: ignore[misc]
             interval=self._settings.heartbeat_s,
             status=enums.RegistrationStatus.accepted,
         )
-
-    @after(enums.Action.boot_notification)
-    def after_boot(self, **_: Any) -> None:
-        self._settings.events.session_ready(self)
-
-    @on(enums.Action.heartbeat)
-    def on_heartbeat(self, **_: Any) -> Any:
-        return call_result.Heartbeat(current_time=iso_utc(self._settings.clock.now()))
-
-    @after(enums.Action.heartbeat)
-    def after_heartbeat(self, **_: Any) -> None:
-        # A station that reconnects after a network glitch need not boot again.
-        self._settings.events.session_ready(self)
 
     @on(enums.Action.authorize)
     def on_authorize(self, id_tag: str, **_: Any) -> Any:

@@ -17,6 +17,7 @@ from optimizer.chargers.ocpp_common import (
     PLAN_PROFILE_ID,
     REJECTED,
     CompositeSchedule,
+    SessionHandlers,
     SessionSettings,
     after,
     checked_call,
@@ -31,7 +32,8 @@ _remote_start_ids = itertools.count(1)
 _ACCEPTED = {"status": enums.AuthorizationStatusEnumType.accepted}
 
 
-class Session201(ChargePoint):  # type: ignore[misc]
+class Session201(SessionHandlers, ChargePoint):  # type: ignore[misc]
+    _heartbeat_result = call_result.Heartbeat
     limit_decimals: int | None = None
 
     def __init__(self, station_id: str, connection: Any, settings: SessionSettings) -> None:
@@ -50,18 +52,6 @@ class Session201(ChargePoint):  # type: ignore[misc]
             interval=self._settings.heartbeat_s,
             status=enums.RegistrationStatusEnumType.accepted,
         )
-
-    @after(enums.Action.boot_notification)
-    def after_boot(self, **_: Any) -> None:
-        self._settings.events.session_ready(self)
-
-    @on(enums.Action.heartbeat)
-    def on_heartbeat(self, **_: Any) -> Any:
-        return call_result.Heartbeat(current_time=iso_utc(self._settings.clock.now()))
-
-    @after(enums.Action.heartbeat)
-    def after_heartbeat(self, **_: Any) -> None:
-        self._settings.events.session_ready(self)
 
     @on(enums.Action.authorize)
     def on_authorize(self, id_token: dict[str, Any], **_: Any) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from ocpp import routing
 from ocpp.exceptions import OCPPError
@@ -145,6 +145,28 @@ class OcppSession(Protocol):
 def iso_utc(at: datetime) -> str:
     """OCPP timestamps: UTC with a `Z`, whole seconds."""
     return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class SessionHandlers:
+    """Station requests answered the same way in OCPP 1.6 and 2.0.1 (mixed in before the
+    version's `ChargePoint`, whose routing finds these handlers like its own)."""
+
+    _settings: SessionSettings
+    _heartbeat_result: ClassVar[Callable[..., Any]]
+    """The version's `call_result.Heartbeat`."""
+
+    @after("BootNotification")
+    def after_boot(self, **_: Any) -> None:
+        self._settings.events.session_ready(self)  # type: ignore[arg-type]
+
+    @on("Heartbeat")
+    def on_heartbeat(self, **_: Any) -> Any:
+        return self._heartbeat_result(current_time=iso_utc(self._settings.clock.now()))
+
+    @after("Heartbeat")
+    def after_heartbeat(self, **_: Any) -> None:
+        # A station that reconnects after a network glitch need not boot again.
+        self._settings.events.session_ready(self)  # type: ignore[arg-type]
 
 
 def parse_time(text: str | None, default: datetime) -> datetime:

@@ -154,6 +154,9 @@ class Station16(Cp16):  # type: ignore[misc]
         return await self.call(call16.BootNotification(
             charge_point_vendor="LabVendor", charge_point_model="Lab16"), suppress=False)
 
+    async def heartbeat(self) -> Any:
+        return await self.call(call16.Heartbeat(), suppress=False)
+
     async def send_status(self, status: str) -> None:
         await self.call(call16.StatusNotification(
             connector_id=1, error_code=enums16.ChargePointErrorCode.no_error, status=status),
@@ -285,6 +288,9 @@ class Station201(Cp201):  # type: ignore[misc]
         return await self.call(call201.BootNotification(
             charging_station={"vendor_name": "LabVendor", "model": "Lab201"},
             reason="PowerUp"), suppress=False)
+
+    async def heartbeat(self) -> Any:
+        return await self.call(call201.Heartbeat(), suppress=False)
 
     async def send_status(self, status: str) -> None:
         await self.call(call201.StatusNotification(

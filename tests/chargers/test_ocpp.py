@@ -239,6 +239,21 @@ async def test_a_reconnecting_station_gets_its_schedule_again(
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+async def test_a_station_back_without_booting_is_served_on_its_heartbeat(
+    central: tuple[CentralSystem, OcppCharger], clock: FakeClock, version: str
+) -> None:
+    """After a network glitch a station may only send Heartbeats; it still gets the plan."""
+    system, charger = central
+    await charger.apply_plan(make_plan(T0, POWERS_KW))
+    async with Connected(system.url(), "CP1", PASSWORD, version, clock) as station:
+        beat = await station.heartbeat()
+        assert beat.current_time == "2026-11-22T01:00:00Z"
+        await asyncio.wait_for(station.smart.changed.wait(), 5)
+        assert 1 in station.smart.profiles
+        assert charger.boot_count == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_a_station_rejecting_profiles_is_driven_live(
     central: tuple[CentralSystem, OcppCharger], clock: FakeClock, version: str
 ) -> None:
