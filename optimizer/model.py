@@ -62,10 +62,6 @@ class PlannedSlot:
     soc_start_pct: float
     soc_end_pct: float
 
-    @property
-    def cost(self) -> float:
-        return self.energy_kwh * self.price
-
 
 @dataclass(frozen=True, slots=True)
 class ChargePlan:
