@@ -20,7 +20,8 @@ from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
 
-_TOL_KWH = 1e-6
+ENERGY_RESOLUTION_KWH = 1e-6
+"""Energies below this are noise: a need this small is met, a slot this full is off."""
 MIN_AC_POWER_KW = 1.38
 """6 A on one phase at 230 V: the least an AC charger can deliver (IEC 61851). A run or a block
 needs a real power floor, or "on at 0 kW" would satisfy it without charging."""
@@ -95,7 +96,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         floor = max(request.soc_pct, request.target_soc_pct)
         extra_kwh = max(0.0, options.opportunistic_limit_soc_pct - floor) / pct_per_kwh
     min_kwh = max(0.0, options.min_soc_pct - request.soc_pct) / pct_per_kwh
-    if need_kwh <= _TOL_KWH and min_kwh <= _TOL_KWH and extra_kwh <= _TOL_KWH:
+    if max(need_kwh, min_kwh, extra_kwh) <= ENERGY_RESOLUTION_KWH:
         return _empty(
             request, True,
             f"SoC {request.soc_pct:g}% is already at or above the target "
@@ -114,8 +115,8 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     reason: str | None = None
     usable = usable_buffered
     asap = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable_full, need_kwh)
-    if sum(asap[:usable_buffered]) < need_kwh - _TOL_KWH:
-        if sum(asap) < need_kwh - _TOL_KWH:
+    if sum(asap[:usable_buffered]) < need_kwh - ENERGY_RESOLUTION_KWH:
+        if sum(asap) < need_kwh - ENERGY_RESOLUTION_KWH:
             return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh)
         usable = usable_full
         reason = (
@@ -187,7 +188,7 @@ def _asap(
     soc = soc_pct
     remaining = wanted_kwh
     for i in range(usable):
-        if remaining <= _TOL_KWH or soc >= 100.0:
+        if remaining <= ENERGY_RESOLUTION_KWH or soc >= 100.0:
             break
         take = min(limit.max_energy(horizon.hours[i], soc, pct_per_kwh), remaining,
                    (100.0 - soc) / pct_per_kwh)
@@ -235,7 +236,7 @@ def _assemble(
     provisional = False
     for i in range(len(horizon)):
         # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
-        e = energy[i] if energy[i] > _TOL_KWH else 0.0
+        e = energy[i] if energy[i] > ENERGY_RESOLUTION_KWH else 0.0
         power = e / horizon.hours[i] if horizon.hours[i] > 0 else 0.0
         if 0.0 < power < request.min_power_kw and power > request.min_power_kw - 1e-4:
             power = request.min_power_kw  # a solver's rounding just below the floor

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from optimizer.model import PriceSlot
 
@@ -60,9 +60,13 @@ def reference_cost(
     n = len(hours)
     binary = min_power_kw > 0 or min_run_slots > 1
     if not binary:
-        c = price
-        constraints = [LinearConstraint(np.ones((1, n)), need_kwh, need_kwh)]
-        result = milp(c, constraints=constraints, bounds=Bounds(0, max_power_kw * hours))
+        # An LP: linprog lets the tolerances go far below HiGHS's defaults (1e-7), which at
+        # near-zero prices would otherwise leave the reference visibly off its own optimum.
+        result = linprog(
+            price, A_eq=np.ones((1, n)), b_eq=[need_kwh],
+            bounds=list(zip(np.zeros(n), max_power_kw * hours, strict=True)), method="highs",
+            options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        )
     else:
         # columns: e (n), u (n), y (n)
         c = np.concatenate([price, np.zeros(2 * n)])
