@@ -173,3 +173,30 @@ class ChargerStatus:
     energy_kwh: float | None = None
     current_limit_a: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class NotificationKind(enum.StrEnum):
+    """What a notification is about; the `[notify]` config selects kinds by these names."""
+
+    PLAN = "plan"
+    CHARGING_STARTED = "charging_started"
+    CHARGING_STOPPED = "charging_stopped"
+    TARGET_UNREACHABLE = "target_unreachable"
+    SESSION_ENDED = "session_ended"
+    ATTENTION = "attention"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A message for the person, decided by the core and delivered by a `Notifier`.
+
+    `dedupe_key` names the fact (say "plan:iX1:<session>:<start>:<end>"): two notifications with
+    the same key are one message, so a re-plan that changes nothing material sends nothing.
+    """
+
+    kind: NotificationKind
+    vehicle: str | None
+    title: str
+    body: str
+    dedupe_key: str
+    created_at: datetime

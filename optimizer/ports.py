@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from optimizer.model import ChargePlan, ChargerStatus, MeterReading, PriceSlot, VehicleEvent
+from optimizer.model import (
+    ChargePlan,
+    ChargerStatus,
+    MeterReading,
+    Notification,
+    PriceSlot,
+    VehicleEvent,
+)
 
 
 class Clock(Protocol):
@@ -80,7 +87,9 @@ class MeterSource(Protocol):
 
 @runtime_checkable
 class Notifier(Protocol):
-    async def notify(self, title: str, body: str) -> None: ...
+    """Takes a notification for delivery. Must not block the control loop: queue, then send."""
+
+    async def notify(self, notification: Notification) -> None: ...
 
 
 @runtime_checkable
