@@ -55,11 +55,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--charging-now", action="store_true",
                         help="the car is charging now (continuing is not a new start)")
     parser.add_argument("--batch", type=Path, help="JSONL file of requests, one result per line")
+    parser.add_argument("--fleet", type=Path, metavar="FILE.json",
+                        help="plan several vehicles jointly under a site power limit")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fleet is not None:
+        from optimizer.planner.fleet_io import run_fleet  # only fleet plans need it
+
+        return run_fleet(args.fleet, args.json)
     if args.batch is not None:
         return _run_batch(args.batch)
     config = load_config(args.config) if args.config is not None else None
