@@ -31,11 +31,17 @@ from optimizer.model import PlannedSlot, PriceSlot, require_aware
 from optimizer.planner.fleet_lp import JointModel, JointShape, Solution
 from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
 
-RESOLUTION_KWH = 1e-6
-"""A need this small is met; a shortfall this small is none."""
+NEED_RESOLUTION_KWH = 1e-9
+"""A need this small is met already; anything above it is planned."""
+SHORTFALL_RESOLUTION_KWH = 1e-6
+"""A shortfall this small is solver rounding, not a missed target."""
 _TIE_WEIGHT = 1e-6
 """Weight of the departure tie-break against one kWh: small enough never to trade energy for
 order (a partial-slot gain is at most 900:1), large enough to be above the LP tolerances."""
+
+_FLOOR_SLACK = 1e-9
+"""Relative slack of a stage's result when later stages must keep it: the LP tolerance, so a
+stage never fails on its own rounding and gives away no more than a nano-kWh per kWh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,7 @@ def plan_fleet(request: FleetRequest, time_limit_s: float = 10.0) -> FleetPlan:
     now_s = request.now.timestamp()
     active = [
         i for i, v in enumerate(request.vehicles)
-        if v.departure.timestamp() > now_s and v.need_kwh > RESOLUTION_KWH
+        if v.departure.timestamp() > now_s and v.need_kwh > NEED_RESOLUTION_KWH
     ]
     if not active:
         plans = tuple(_idle(v) for v in request.vehicles)
@@ -219,7 +225,7 @@ def _solve(
     early = (departure.max() - departure) / span
     groups = [np.flatnonzero(priority == p) for p in sorted(set(priority.tolist()), reverse=True)]
 
-    if shape.min_soc_kwh.max(initial=0.0) > RESOLUTION_KWH:
+    if shape.min_soc_kwh.max(initial=0.0) > NEED_RESOLUTION_KWH:
         model.set_min_soc_floor(shape.min_soc_kwh)
         model.set_objective(np.zeros(model.columns))
         if not model.solve().ok:
@@ -233,7 +239,7 @@ def _solve(
     if last is None:
         return None
     reached = np.minimum(last.energy_kwh, shape.need_kwh)
-    model.set_target_floor(np.maximum(reached - 1e-7 * np.maximum(reached, 1.0), 0.0))
+    model.set_target_floor(np.maximum(reached - _FLOOR_SLACK * np.maximum(reached, 1.0), 0.0))
     model.set_objective(cost)
     final = model.solve()
     return final if final.ok else last
@@ -253,14 +259,14 @@ def _maximise(
         return None
     if fix:
         reached = solution.block_sum(block, group)
-        model.add_floor(block, group, reached - 1e-7 * max(reached, 1.0))
+        model.add_floor(block, group, reached - _FLOOR_SLACK * max(reached, 1.0))
     return solution
 
 
 def _clean(shape: JointShape, power: NDArrayFloat) -> NDArrayFloat:
     """Solver crumbs off, and a power a hair below a charger's minimum onto it."""
     power = np.clip(power, 0.0, shape.max_kw[shape.pair_vehicle])
-    power[power * shape.pair_hours <= RESOLUTION_KWH * 1e-3] = 0.0
+    power[power * shape.pair_hours <= NEED_RESOLUTION_KWH * 1e-3] = 0.0
     floor = shape.min_kw[shape.pair_vehicle]
     lifted = (power > 0) & (power < floor) & (power > floor - 1e-6)
     power[lifted] = floor[lifted]
@@ -298,7 +304,7 @@ def _vehicle_plan(
         energy_total += energy
         cost += energy * horizon.prices[i]
     shortfall = max(0.0, vehicle.need_kwh - energy_total)
-    feasible = shortfall <= RESOLUTION_KWH
+    feasible = shortfall <= SHORTFALL_RESOLUTION_KWH
     reason = None
     if not feasible:
         reason = (
@@ -316,7 +322,7 @@ def _vehicle_plan(
 def _idle(vehicle: FleetVehicle, failure: str | None = None) -> VehiclePlan:
     """A vehicle that gets no energy: gone, already at its target, or (with `failure`) one the
     solver could not plan."""
-    reached = vehicle.need_kwh <= RESOLUTION_KWH and failure is None
+    reached = vehicle.need_kwh <= NEED_RESOLUTION_KWH and failure is None
     shortfall = 0.0 if reached else vehicle.need_kwh
     reason = failure
     if reason is None:
