@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
@@ -30,6 +31,8 @@ class RefVehicle:
 class RefResult:
     feasible: bool
     cost: float
+    shortfall_kwh: float = 0.0
+    """With an unreachable target: the least total shortfall any plan can have."""
 
 
 def _grid(now: datetime, end: datetime) -> list[float]:
@@ -62,7 +65,7 @@ def reference_fleet(
     columns: list[tuple[int, int, float, float]] = []  # vehicle, slot, hours, price
     for index, vehicle in enumerate(wanted):
         dep = vehicle.departure.timestamp()
-        for slot, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        for slot, (a, b) in enumerate(pairwise(bounds)):
             hours = (min(b, dep) - a) / 3600
             if hours > 1e-9:
                 columns.append((index, slot, hours, _price(prices, a)))
@@ -86,9 +89,16 @@ def reference_fleet(
             method="highs",
             options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
         )
-        if result.status != 0:
-            return RefResult(False, float("nan"))
-        return RefResult(True, float(cost @ result.x))
+        if result.status == 0:
+            return RefResult(True, float(cost @ result.x))
+        # the most energy towards the targets: max Σ e with Σ_i e[v, i] <= need_v
+        most = linprog(
+            -np.ones(n), A_ub=matrix, b_ub=np.concatenate([need, np.full(slots, site_kw)]),
+            bounds=list(zip(np.zeros(n), upper, strict=True)), method="highs",
+            options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        )
+        assert most.status == 0
+        return RefResult(False, float("nan"), float(sum(need) + most.fun))
     # columns e (n) then on/off u (n): Pmin h u <= e <= P h u; need as >= (a minimum power may
     # force a little more energy than needed)
     height = len(wanted) + slots + 2 * n
