@@ -94,7 +94,11 @@ class VehiclePlan:
     cost: float
     soc_at_departure_pct: float
     slots: tuple[PlannedSlot, ...]
-    """Only the slots in which the vehicle charges; the last ends at its departure."""
+    """Every slot from now to its departure (the last ends there), with power or without."""
+
+    @property
+    def charging_slots(self) -> tuple[PlannedSlot, ...]:
+        return tuple(s for s in self.slots if s.power_kw > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +289,6 @@ def _vehicle_plan(
     cost = 0.0
     for pair in pairs:
         p = float(power[pair])
-        if p <= 0.0:
-            continue
         i = int(shape.pair_slot[pair])
         energy = p * float(shape.pair_hours[pair])
         end_soc = min(100.0, soc + energy * vehicle.pct_per_kwh)

@@ -163,7 +163,7 @@ def fleet_to_json(result: FleetPlan) -> dict[str, Any]:
     vehicles = []
     for vehicle in result.vehicles:
         slots = []
-        for slot in vehicle.slots:
+        for slot in vehicle.charging_slots:
             item: dict[str, Any] = {
                 "start": slot.start.isoformat(),
                 "end": slot.end.isoformat(),
@@ -205,7 +205,7 @@ def render_fleet(result: FleetPlan) -> str:
             f"{vehicle.soc_at_departure_pct:.1f}% at departure"
             + ("" if vehicle.feasible else f" -- {vehicle.reason}")
         )
-        for slot in vehicle.slots:
+        for slot in vehicle.charging_slots:
             lines.append(
                 f"    {slot.start:%a %H:%M}-{slot.end:%H:%M}  {slot.power_kw:7.3f} kW  "
                 f"{slot.energy_kwh:7.3f} kWh  @ {slot.price:.4f}"

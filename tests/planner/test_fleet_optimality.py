@@ -59,7 +59,7 @@ def check_plan(request: FleetRequest, result: FleetPlan) -> None:
     for vehicle, plan in zip(request.vehicles, result.vehicles, strict=True):
         assert plan.name == vehicle.name
         energy = 0.0
-        for slot in plan.slots:
+        for slot in plan.charging_slots:
             assert slot.start >= request.now
             assert slot.end <= vehicle.departure
             assert slot.power_kw <= vehicle.max_power_kw + 1e-9
@@ -98,7 +98,7 @@ def test_continuous_power_matches_the_joint_lp(de_lu: PriceSeries, fleet) -> Non
     if reference.feasible:
         assert result.method in ("transportation-lp", "none")
         scale = max(1.0, sum(abs(s.price) * s.energy_kwh for v in result.vehicles
-                             for s in v.slots))
+                             for s in v.charging_slots))
         assert abs(result.cost - reference.cost) <= 1e-6 * scale, (result.cost, reference.cost)
     else:
         shortfall = sum(v.shortfall_kwh for v in result.vehicles)
@@ -135,6 +135,6 @@ def test_a_car_leaving_mid_slot_frees_no_power(de_lu: PriceSeries) -> None:
     check_plan(request, result)
     a_plan, b_plan = result.vehicles
     assert not result.feasible and not a_plan.feasible and b_plan.feasible
-    assert abs(b_plan.slots[0].power_kw - 22 / 3) <= 1e-6
-    assert abs(a_plan.slots[0].power_kw - 11 / 3) <= 1e-6
+    assert abs(b_plan.charging_slots[0].power_kw - 22 / 3) <= 1e-6
+    assert abs(a_plan.charging_slots[0].power_kw - 11 / 3) <= 1e-6
     assert abs(a_plan.shortfall_kwh - (11 / 12 - 11 / 36)) <= 1e-6
