@@ -70,10 +70,6 @@ class FleetVehicle:
         floor = min(self.min_soc_pct, self.target_soc_pct)
         return max(0.0, floor - self.soc_pct) / self.pct_per_kwh
 
-    @property
-    def full_kwh(self) -> float:
-        return max(0.0, 100.0 - self.soc_pct) / self.pct_per_kwh
-
 
 @dataclass(frozen=True, slots=True)
 class FleetRequest:
@@ -196,9 +192,9 @@ def _shape(request: FleetRequest, active: list[int], horizon: Horizon) -> JointS
         max_kw=np.array([v.max_power_kw for v in vehicles]),
         min_kw=np.array([v.min_power_kw for v in vehicles]),
         energy_low=np.zeros(len(vehicles)),
-        energy_high=np.array([
-            v.full_kwh if v.min_power_kw > 0 else v.need_kwh for v in vehicles
-        ]),
+        # A minimum power may force energy beyond the need, and even beyond 100 %: the charger
+        # is on for its whole slot while a full car takes less (as in the single planner).
+        energy_high=np.array([np.inf if v.min_power_kw > 0 else v.need_kwh for v in vehicles]),
         need_kwh=np.array([v.need_kwh for v in vehicles]),
         min_soc_kwh=np.array([v.min_soc_kwh for v in vehicles]),
     )

@@ -11,14 +11,12 @@ adding rows one by one from Python.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-
-import highspy
-import numpy as np
 
 from optimizer.planner.problem import Problem
 
-_INF = highspy.kHighsInf
+_INF = math.inf  # HiGHS reads any bound >= 1e20 as infinite
 
 
 @dataclass
@@ -50,6 +48,11 @@ class _Lp:
         self.entries[col].append((row, value))
 
     def solve(self, time_limit_s: float) -> tuple[list[float], str]:
+        # Imported here: numpy and HiGHS take ~0.2 s to load, which the greedy plans that
+        # make up most of a batch should not pay.
+        import highspy
+        import numpy as np
+
         lp = highspy.HighsLp()
         lp.num_col_ = len(self.cost)
         lp.num_row_ = len(self.row_lower)

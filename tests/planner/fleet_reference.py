@@ -58,7 +58,7 @@ def reference_fleet(
 ) -> RefResult:
     """min Σ price e  s.t. Σ_i e[v, i] = need_v, 0 <= e <= P_v h (or 0 / [Pmin h, P h]),
     Σ_v e[v, i] / h[v, i] <= site_kw for every slot."""
-    wanted = [v for v in vehicles if v.need_kwh > 1e-6 and v.departure > now]
+    wanted = [v for v in vehicles if v.need_kwh > 1e-9 and v.departure > now]
     if not wanted:
         return RefResult(True, 0.0)
     bounds = _grid(now, max(v.departure for v in wanted))

@@ -34,7 +34,9 @@ def fleets(draw: st.DrawFn, min_power: bool = False) -> tuple[datetime, float, l
         vehicles.append(FleetVehicle(
             name=f"car{index}",
             soc_pct=soc,
-            target_soc_pct=draw(st.floats(soc, min(100.0, soc + 60))),
+            # no needs of a nano-kWh: the MILP reference's 1e-6 feasibility tolerance would
+            # call them met with the charger off
+            target_soc_pct=min(100.0, soc + draw(st.just(0.0) | st.floats(0.01, 60))),
             capacity_kwh=draw(st.floats(20, 110)),
             departure=now + timedelta(seconds=draw(st.integers(2 * 3600, 48 * 3600))),
             max_power_kw=max_kw,
@@ -105,7 +107,7 @@ def test_continuous_power_matches_the_joint_lp(de_lu: PriceSeries, fleet) -> Non
         assert abs(shortfall - reference.shortfall_kwh) <= 1e-6 * max(1.0, shortfall)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleet=fleets(min_power=True))
 def test_minimum_power_matches_the_joint_milp(de_lu: PriceSeries, fleet) -> None:  # type: ignore[no-untyped-def]
     request = _request(de_lu, fleet)
