@@ -9,10 +9,10 @@ happens once at the edges (config, CLI, adapters).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, overload
 
 SLOT = timedelta(minutes=15)
 """The common slot grid: every tariff and price feed lands on 15-minute slots."""
@@ -38,6 +38,43 @@ class PriceSlot:
     @property
     def duration_h(self) -> float:
         return (self.end - self.start).total_seconds() / 3600.0
+
+
+class PriceWindow(Sequence[PriceSlot]):
+    """Consecutive 15-minute price slots kept as two parallel lists (epoch seconds of each
+    start, price or None), and a `Sequence[PriceSlot]` for everyone who wants objects.
+
+    A price series hands this to the planner, whose horizon reads the lists directly: making
+    and unpacking ~100 `PriceSlot`s with two datetimes each was most of the time of a plan.
+    """
+
+    __slots__ = ("prices", "starts")
+
+    def __init__(self, starts: list[float], prices: list[float | None]) -> None:
+        self.starts = starts
+        self.prices = prices
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> PriceSlot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PriceSlot]: ...
+
+    def __getitem__(self, index: int | slice) -> PriceSlot | Sequence[PriceSlot]:
+        if isinstance(index, slice):
+            return PriceWindow(self.starts[index], self.prices[index])
+        start = datetime.fromtimestamp(self.starts[index], UTC)
+        return PriceSlot(start, start + SLOT, self.prices[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PriceWindow):
+            return self.starts == other.starts and self.prices == other.prices
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)

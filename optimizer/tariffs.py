@@ -14,13 +14,10 @@ so a DST day has 92 or 100 slots and no hour is doubled or lost.
 
 from __future__ import annotations
 
-import csv
-import math
 import tomllib
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,153 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optimizer.errors import InputError
 from optimizer.model import SLOT, PriceSlot
+from optimizer.price_series import PriceSeries, read_price_csv, slot_grid
+
+__all__ = ["PriceSeries", "Tariff", "load_tariff", "read_price_csv", "slot_grid"]
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _UNIT_SCALE = {"EUR/kWh": 1.0, "EUR/MWh": 0.001, "ct/kWh": 0.01, "GBP/kWh": 1.0, "p/kWh": 0.01}
-
-
-# --------------------------------------------------------------------------- price series (CSV)
-
-
-@dataclass(frozen=True, slots=True)
-class PriceSeries:
-    """A sorted, non-overlapping series of priced intervals in UTC (as read from a CSV file)."""
-
-    starts: tuple[datetime, ...]
-    ends: tuple[datetime, ...]
-    prices: tuple[float, ...]
-
-    def price_at(self, at: datetime) -> float | None:
-        """The price of the interval containing `at`, or None outside the series."""
-        index = bisect_right(self.starts, at) - 1
-        if index < 0 or at >= self.ends[index]:
-            return None
-        return self.prices[index]
-
-    @property
-    def end(self) -> datetime:
-        return self.ends[-1]
-
-    def price_slots(self, start: datetime, end: datetime) -> list[PriceSlot]:
-        """The series on the 15-minute grid for `[start, end)`; uncovered slots are None.
-
-        With `Tariff.price_slots` this makes both a `PriceSource`.
-        """
-        return [PriceSlot(at, at + SLOT, self.price_at(at)) for at in slot_grid(start, end)]
-
-
-def _parse_time(text: str, where: str, column: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"{where}: {column} {text!r} is not an ISO 8601 time; "
-            f"write it like 2024-03-05T18:00:00+01:00"
-        ) from None
-    if value.tzinfo is None:
-        raise InputError(
-            f"{where}: {column} {text!r} has no UTC offset; add one, e.g. +01:00 or Z"
-        )
-    return value.astimezone(UTC)
-
-
-def read_price_csv(
-    path: Path,
-    *,
-    time_column: str = "start",
-    price_column: str = "price",
-    end_column: str | None = "end",
-    scale: float = 1.0,
-) -> PriceSeries:
-    """Read a price CSV; every problem is reported with the file, line and column.
-
-    Without an end column a slot lasts until the next start; the last one lasts as long as the
-    one before it (one hour for an hourly file), since nothing else says how long it is.
-    """
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: price file not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the price file: {exc.strerror}") from None
-    starts: list[datetime] = []
-    ends: list[datetime | None] = []
-    prices: list[float] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        for needed in (time_column, price_column):
-            if needed not in header:
-                raise InputError(
-                    f"{path}: missing column '{needed}'; the header has "
-                    f"{', '.join(header) or 'nothing'} but needs '{time_column}' and "
-                    f"'{price_column}'"
-                )
-        has_end = end_column is not None and end_column in header
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            start = _parse_time(row[time_column] or "", where, time_column)
-            raw_price = (row[price_column] or "").strip()
-            try:
-                price = float(raw_price) * scale
-            except ValueError:
-                raise InputError(
-                    f"{where}: {price_column} {raw_price!r} is not a number; "
-                    f"write a decimal such as 0.2815"
-                ) from None
-            if not math.isfinite(price):
-                raise InputError(f"{where}: {price_column} {raw_price!r} is not a finite number")
-            end = None
-            if has_end and end_column is not None and (row[end_column] or "").strip():
-                end = _parse_time(row[end_column] or "", where, end_column)
-                if end <= start:
-                    raise InputError(f"{where}: end is not after start")
-            if starts and start <= starts[-1]:
-                raise InputError(
-                    f"{where}: {time_column} {row[time_column]!r} is not after the previous row; "
-                    f"sort the file by time and remove duplicates"
-                )
-            starts.append(start)
-            ends.append(end)
-            prices.append(price)
-    if not starts:
-        raise InputError(f"{path}: no price rows; the file needs at least one")
-    return PriceSeries(tuple(starts), _fill_ends(path, starts, ends), tuple(prices))
-
-
-def _fill_ends(
-    path: Path, starts: list[datetime], ends: list[datetime | None]
-) -> tuple[datetime, ...]:
-    filled: list[datetime] = []
-    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        if end is None:
-            if index + 1 < len(starts):
-                end = starts[index + 1]
-            elif index > 0:
-                end = start + (filled[-1] - starts[index - 1])
-            else:
-                end = start + timedelta(hours=1)
-        if index + 1 < len(starts) and end > starts[index + 1]:
-            raise InputError(f"{path}: the slot starting {start.isoformat()} overlaps the next one")
-        filled.append(end)
-    return tuple(filled)
-
-
-def floor_to_slot(at: datetime) -> datetime:
-    """`at` rounded down to the 15-minute grid (UTC-aligned, which is local-aligned too)."""
-    stamp = at.timestamp()
-    step = SLOT.total_seconds()
-    return datetime.fromtimestamp(stamp - stamp % step, UTC)
-
-
-def slot_grid(start: datetime, end: datetime) -> list[datetime]:
-    """Starts of the 15-minute slots overlapping `[start, end)`."""
-    out = []
-    at = floor_to_slot(start)
-    while at < end:
-        out.append(at)
-        at += SLOT
-    return out
 
 
 # --------------------------------------------------------------------------- tariff files

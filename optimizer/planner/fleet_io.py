@@ -21,7 +21,7 @@ from typing import Any
 
 from optimizer.errors import InputError
 from optimizer.planner.fleet import FleetPlan, FleetRequest, FleetVehicle, plan_fleet
-from optimizer.tariffs import read_price_csv
+from optimizer.price_series import read_price_csv
 
 MAX_HORIZON = timedelta(days=14)
 _TOP_KEYS = ("prices", "now", "site_max_power_kw", "vehicles")

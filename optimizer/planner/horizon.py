@@ -11,10 +11,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import pairwise
 
-from optimizer.model import SLOT, PriceSlot
+from optimizer.model import SLOT, PriceSlot, PriceWindow
 
 _SLOT_S = SLOT.total_seconds()
 
@@ -71,13 +71,23 @@ def build_horizon(
             bounds.append(tb)
             bounds.sort()
 
-    price_starts = [p.start.timestamp() for p in prices]
-    price_ends = [p.end.timestamp() for p in prices]
+    if isinstance(prices, PriceWindow):
+        price_starts = prices.starts
+        price_ends = [t + _SLOT_S for t in price_starts]
+        values = prices.prices
+    else:
+        price_starts = [p.start.timestamp() for p in prices]
+        price_ends = [p.end.timestamp() for p in prices]
+        values = [p.price for p in prices]
+    # The slot starts rise, so one pointer walks the price list once (bisect only to begin).
     found: list[float | None] = []
+    index = bisect_right(price_starts, bounds[0] + 1e-6) - 1
+    last = len(price_starts) - 1
     for start in bounds[:-1]:
-        index = bisect_right(price_starts, start + 1e-6) - 1
+        while index < last and price_starts[index + 1] <= start + 1e-6:
+            index += 1
         if index >= 0 and start < price_ends[index] - 1e-6:
-            found.append(prices[index].price)
+            found.append(values[index])
         else:
             found.append(None)
 
@@ -103,4 +113,4 @@ def build_horizon(
 
 def to_datetime(stamp: float, like: datetime) -> datetime:
     """Epoch seconds back to an aware datetime in the zone of `like`."""
-    return datetime.fromtimestamp(stamp, UTC).astimezone(like.tzinfo)
+    return datetime.fromtimestamp(stamp, like.tzinfo)

@@ -15,7 +15,7 @@ from optimizer.errors import InputError
 from optimizer.model import ChargePlan, PlannedSlot, PriceSlot, TaperPoint, require_aware
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
-from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
+from optimizer.planner.horizon import Horizon, build_horizon
 from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
@@ -234,6 +234,9 @@ def _assemble(
     total_energy = 0.0
     total_cost = 0.0
     provisional = False
+    tz = request.now.tzinfo
+    # each boundary converted once: a slot's end is the next one's start
+    times = [datetime.fromtimestamp(t, tz) for t in horizon.starts[:1] + horizon.ends]
     for i in range(len(horizon)):
         # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
         e = energy[i] if energy[i] > ENERGY_RESOLUTION_KWH else 0.0
@@ -244,8 +247,8 @@ def _assemble(
         end_soc = min(100.0, soc + e * pct_per_kwh)
         slots.append(
             PlannedSlot(
-                start=to_datetime(horizon.starts[i], request.now),
-                end=to_datetime(horizon.ends[i], request.now),
+                start=times[i],
+                end=times[i + 1],
                 power_kw=power,
                 energy_kwh=e,
                 price=horizon.prices[i],
