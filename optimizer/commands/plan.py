@@ -13,15 +13,19 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from optimizer.config import Config, load_config
 from optimizer.errors import InputError, UserError
 from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import PlanOptions, PlanRequest, plan
-from optimizer.ports import PriceSource
-from optimizer.tariffs import PriceSeries, load_tariff, read_price_csv
-from optimizer.terminal_chart import render_plan
+from optimizer.price_series import PriceSeries, read_price_csv
+
+if TYPE_CHECKING:
+    from optimizer.config import Config
+    from optimizer.ports import PriceSource
+
+# config, tariffs and the chart are imported where they are used: with pydantic they are most of
+# the start-up time of a `--prices` plan or a `--batch`, which need none of them.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,12 +72,18 @@ def run(args: argparse.Namespace) -> int:
         return run_fleet(args.fleet, args.json)
     if args.batch is not None:
         return _run_batch(args.batch)
-    config = load_config(args.config) if args.config is not None else None
+    config = None
+    if args.config is not None:
+        from optimizer.config import load_config
+
+        config = load_config(args.config)
     request, options, currency = _from_args(args, config, {})
     result = plan(request, options)
     if args.json:
         print(json.dumps(plan_to_json(result)))
     else:
+        from optimizer.terminal_chart import render_plan
+
         tz = config.tz if config is not None else request.now.tzinfo
         print(render_plan(result, currency=currency, tz=tz))
     return 0
@@ -169,6 +179,8 @@ def _from_args(
         tariff_path = args.tariff or (config.tariff if config is not None else None)
         if tariff_path is None:
             raise UserError("missing --prices or --tariff (or a --config naming a tariff)")
+        from optimizer.tariffs import load_tariff
+
         tariff = load_tariff(tariff_path)
         currency = tariff.currency
         source = tariff
