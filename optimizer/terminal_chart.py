@@ -6,6 +6,7 @@ a notification.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import tzinfo
 
 from optimizer.model import ChargePlan, PlannedSlot
@@ -59,7 +60,7 @@ def _table(slots: tuple[PlannedSlot, ...], currency: str, tz: tzinfo | None) -> 
     return "\n".join(rows)
 
 
-def _chart(slots: tuple[PlannedSlot, ...], currency: str, tz: tzinfo | None) -> list[str]:
+def _chart(slots: Sequence[PlannedSlot], currency: str, tz: tzinfo | None) -> list[str]:
     """Price bars per slot (grouped when there are many): '#' charging, '.' idle, '?' unknown."""
     group = -(-len(slots) // _MAX_COLUMNS)
     columns = [slots[i:i + group] for i in range(0, len(slots), group)]

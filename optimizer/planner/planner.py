@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from optimizer.errors import InputError
-from optimizer.model import ChargePlan, PlannedSlot, PriceSlot, TaperPoint, require_aware
+from optimizer.model import ChargePlan, PriceSlot, SlotTable, TaperPoint, require_aware
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
 from optimizer.planner.horizon import Horizon, build_horizon
@@ -229,38 +229,33 @@ def _assemble(
     request: PlanRequest, horizon: Horizon, energy: list[float], pct_per_kwh: float,
     feasible: bool, reason: str | None, method: str,
 ) -> ChargePlan:
-    slots = []
     soc = request.soc_pct
+    socs = [soc]
+    powers: list[float] = []
+    energies: list[float] = []
     total_energy = 0.0
     total_cost = 0.0
     provisional = False
-    tz = request.now.tzinfo
-    # each boundary converted once: a slot's end is the next one's start
-    times = [datetime.fromtimestamp(t, tz) for t in horizon.starts[:1] + horizon.ends]
-    for i in range(len(horizon)):
+    min_power = request.min_power_kw
+    for e, hours, price, unknown in zip(energy, horizon.hours, horizon.prices,
+                                        horizon.provisional, strict=True):
         # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
-        e = energy[i] if energy[i] > ENERGY_RESOLUTION_KWH else 0.0
-        power = e / horizon.hours[i] if horizon.hours[i] > 0 else 0.0
-        if 0.0 < power < request.min_power_kw and power > request.min_power_kw - 1e-4:
-            power = request.min_power_kw  # a solver's rounding just below the floor
-            e = power * horizon.hours[i]
-        end_soc = min(100.0, soc + e * pct_per_kwh)
-        slots.append(
-            PlannedSlot(
-                start=times[i],
-                end=times[i + 1],
-                power_kw=power,
-                energy_kwh=e,
-                price=horizon.prices[i],
-                provisional=horizon.provisional[i],
-                soc_start_pct=soc,
-                soc_end_pct=end_soc,
-            )
-        )
-        soc = end_soc
+        if e <= ENERGY_RESOLUTION_KWH:
+            powers.append(0.0)
+            energies.append(0.0)
+            socs.append(soc)
+            continue
+        power = e / hours if hours > 0 else 0.0
+        if 0.0 < power < min_power and power > min_power - 1e-4:
+            power = min_power  # a solver's rounding just below the floor
+            e = power * hours
+        soc = min(100.0, soc + e * pct_per_kwh)
+        powers.append(power)
+        energies.append(e)
+        socs.append(soc)
         total_energy += e
-        total_cost += e * horizon.prices[i]
-        provisional = provisional or (e > 0 and horizon.provisional[i])
+        total_cost += e * price
+        provisional = provisional or unknown
     if feasible and soc < request.target_soc_pct - 1e-6:
         feasible = False
         reason = f"the plan reaches only {soc:.1f}% (internal error; please report)"
@@ -274,7 +269,8 @@ def _assemble(
         soc_at_departure_pct=soc,
         energy_kwh=total_energy,
         cost=total_cost,
-        slots=tuple(slots),
+        slots=SlotTable(horizon.starts, horizon.ends, request.now.tzinfo, powers, energies,
+                        horizon.prices, horizon.provisional, socs),
         provisional=provisional,
         method=method,
     )
