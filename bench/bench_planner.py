@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from bisect import bisect_right
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -65,11 +64,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40,
                         help="plans per row; every row times at least this many")
     parser.add_argument("--batch", type=int, default=1000, help="requests in the batch run")
-    parser.add_argument("--lp-baseline", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.lp_baseline is not None:
-        _lp_baseline(args.lp_baseline)
-        return
     cases = [
         ("no min power", lambda r: r, PlanOptions()),
         ("min power 4.1 kW", lambda r: replace(r, min_power_kw=4.1), PlanOptions()),
@@ -95,7 +90,7 @@ def main() -> None:
 
 def _batch(count: int) -> None:
     """The whole CLI path: `plan --batch` over `count` day-ahead requests in one process, and
-    the same requests as one HiGHS LP each in one process (`--lp-baseline`)."""
+    the same requests as one HiGHS LP each in one process (bench/lp_per_plan.py)."""
     rng = random.Random(11)
     prices = REPO / "tariffs" / "prices" / "de_lu_dayahead_2024.csv"
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
@@ -110,7 +105,7 @@ def _batch(count: int) -> None:
             handle.write(json.dumps(item) + "\n")
         path = handle.name
     ours, done = _timed([sys.executable, "-m", "optimizer", "plan", "--batch", path])
-    lp, baseline = _timed([sys.executable, __file__, "--lp-baseline", path])
+    lp, baseline = _timed([sys.executable, str(Path(__file__).with_name("lp_per_plan.py")), path])
     lines = done.stdout.count("\n")
     print(f"plan --batch: {lines} plans of 96 slots (half with min power) in {ours:.2f} s, "
           f"{lines / ours:.0f} plans/s including interpreter start and CSV parsing")
@@ -130,42 +125,6 @@ def _timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]
             best = (elapsed, done)
     assert best is not None
     return best
-
-
-def _lp_baseline(path: Path) -> None:
-    """Each batch line as one LP: min Σ price e, Σ e = need, 0 <= e <= max_power h, on the
-    same 15-minute grid from now to departure (min power relaxed: the LP is the floor of
-    what a solver per plan costs). Reads the price CSV once, like the batch does."""
-    import csv
-    from datetime import datetime
-
-    import highspy
-    import numpy as np
-
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for line in path.read_text().splitlines():
-        item = json.loads(line)
-        if item["prices"] not in series:
-            with open(item["prices"], newline="") as handle:
-                rows = list(csv.DictReader(handle))
-            stamps = [datetime.fromisoformat(r["start"]).timestamp() for r in rows]
-            series[item["prices"]] = (stamps, [float(r["price"]) for r in rows])
-        stamps, values = series[item["prices"]]
-        t0 = datetime.fromisoformat(item["now"]).timestamp()
-        t1 = datetime.fromisoformat(item["departure"]).timestamp()
-        bounds = [t0, *range(int(t0 // 900 + 1) * 900, int(t1), 900), t1]
-        hours = np.diff(bounds) / 3600
-        first = bisect_right(stamps, bounds[0]) - 1
-        cost = np.array([values[bisect_right(stamps, b, lo=first) - 1] for b in bounds[:-1]])
-        need = (item["target"] - item["soc"]) / 100 * item["capacity"] / 0.9
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
-        solver.setOptionValue("output_flag", False)
-        n = len(hours)
-        solver.addVars(n, np.zeros(n), item["max_power"] * hours)
-        solver.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        solver.addRow(need, need, n, np.arange(n, dtype=np.int32), np.ones(n))
-        solver.run()
-        print(json.dumps({"cost": solver.getInfo().objective_function_value}))
 
 
 if __name__ == "__main__":

@@ -56,14 +56,21 @@ class PriceSeries:
         starts, ends, values = self.start_stamps, self.end_stamps, self.prices
         index = bisect_right(starts, at) - 1
         last = len(starts) - 1
-        out_starts: list[float] = []
+        first = at
         out_prices: list[float | None] = []
         while at < stop:
             while index < last and starts[index + 1] <= at:
                 index += 1
-            out_starts.append(at)
-            out_prices.append(values[index] if index >= 0 and at < ends[index] else None)
-            at += step
+            if index >= 0 and at < ends[index]:
+                # every grid slot up to the end of this interval has its price: a block at once
+                count = max(1, int(-(-(min(ends[index], stop) - at) // step)))
+                out_prices.extend([values[index]] * count)
+            else:
+                upto = starts[index + 1] if index < last else stop
+                count = max(1, int(-(-(min(upto, stop) - at) // step)))
+                out_prices.extend([None] * count)
+            at += count * step
+        out_starts = [first + k * step for k in range(len(out_prices))]
         return PriceWindow(out_starts, out_prices)
 
 

@@ -71,25 +71,12 @@ def build_horizon(
             bounds.append(tb)
             bounds.sort()
 
-    if isinstance(prices, PriceWindow):
-        price_starts = prices.starts
-        price_ends = [t + _SLOT_S for t in price_starts]
-        values = prices.prices
+    if (isinstance(prices, PriceWindow) and prices.starts and len(prices) >= len(bounds) - 1
+            and prices.starts[0] == t0 - t0 % _SLOT_S and len(bounds) == _grid_count(t0, t1) + 1):
+        # The window is this very grid (no extra boundary): slot k lies in window slot k.
+        found: list[float | None] = prices.prices[: len(bounds) - 1]
     else:
-        price_starts = [p.start.timestamp() for p in prices]
-        price_ends = [p.end.timestamp() for p in prices]
-        values = [p.price for p in prices]
-    # The slot starts rise, so one pointer walks the price list once (bisect only to begin).
-    found: list[float | None] = []
-    index = bisect_right(price_starts, bounds[0] + 1e-6) - 1
-    last = len(price_starts) - 1
-    for start in bounds[:-1]:
-        while index < last and price_starts[index + 1] <= start + 1e-6:
-            index += 1
-        if index >= 0 and start < price_ends[index] - 1e-6:
-            found.append(values[index])
-        else:
-            found.append(None)
+        found = _lookup(prices, bounds)
 
     known = [p for p in found if p is not None]
     provisional = [p is None for p in found]
@@ -109,6 +96,35 @@ def build_horizon(
         fallback_price=fallback,
         any_known=bool(known),
     )
+
+
+def _grid_count(t0: float, t1: float) -> int:
+    """How many 15-minute grid slots overlap `[t0, t1)`."""
+    first = t0 - t0 % _SLOT_S
+    return int(-(-(t1 - first - 1e-6) // _SLOT_S))
+
+
+def _lookup(prices: Sequence[PriceSlot], bounds: list[float]) -> list[float | None]:
+    """The price at each slot start; the starts rise, so one pointer walks the list once."""
+    if isinstance(prices, PriceWindow):
+        price_starts = prices.starts
+        price_ends = [t + _SLOT_S for t in price_starts]
+        values = prices.prices
+    else:
+        price_starts = [p.start.timestamp() for p in prices]
+        price_ends = [p.end.timestamp() for p in prices]
+        values = [p.price for p in prices]
+    found: list[float | None] = []
+    index = bisect_right(price_starts, bounds[0] + 1e-6) - 1
+    last = len(price_starts) - 1
+    for start in bounds[:-1]:
+        while index < last and price_starts[index + 1] <= start + 1e-6:
+            index += 1
+        if index >= 0 and start < price_ends[index] - 1e-6:
+            found.append(values[index])
+        else:
+            found.append(None)
+    return found
 
 
 def to_datetime(stamp: float, like: datetime) -> datetime:
