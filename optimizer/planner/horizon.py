@@ -59,12 +59,9 @@ def build_horizon(
     """
     t0 = now.timestamp()
     t1 = end.timestamp()
-    bounds = [t0]
-    mark = (t0 // _SLOT_S + 1) * _SLOT_S
-    while mark < t1 - 1e-6:
-        bounds.append(mark)
-        mark += _SLOT_S
-    bounds.append(t1)
+    first = (t0 // _SLOT_S + 1) * _SLOT_S
+    marks = max(0, int(-(-(t1 - 1e-6 - first) // _SLOT_S)))  # grid marks in (t0, t1)
+    bounds = [t0, *[first + k * _SLOT_S for k in range(marks)], t1]
     if extra_boundary is not None:
         tb = extra_boundary.timestamp()
         if t0 < tb < t1 and all(abs(tb - b) > 1e-6 for b in bounds):

@@ -229,33 +229,26 @@ def _assemble(
     request: PlanRequest, horizon: Horizon, energy: list[float], pct_per_kwh: float,
     feasible: bool, reason: str | None, method: str,
 ) -> ChargePlan:
+    # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
+    # (Comprehensions rather than one loop of appends: this runs for every slot of every plan.)
+    energies = [e if e > ENERGY_RESOLUTION_KWH else 0.0 for e in energy]
+    powers = [e / h if e > 0.0 and h > 0 else 0.0 for e, h in zip(energies, horizon.hours,
+                                                                  strict=True)]
+    floor = request.min_power_kw
+    for i, power in enumerate(powers):
+        if 0.0 < power < floor and power > floor - 1e-4:
+            powers[i] = floor  # a solver's rounding just below the floor
+            energies[i] = floor * horizon.hours[i]
+    socs = [request.soc_pct]
     soc = request.soc_pct
-    socs = [soc]
-    powers: list[float] = []
-    energies: list[float] = []
-    total_energy = 0.0
-    total_cost = 0.0
-    provisional = False
-    min_power = request.min_power_kw
-    for e, hours, price, unknown in zip(energy, horizon.hours, horizon.prices,
-                                        horizon.provisional, strict=True):
-        # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
-        if e <= ENERGY_RESOLUTION_KWH:
-            powers.append(0.0)
-            energies.append(0.0)
-            socs.append(soc)
-            continue
-        power = e / hours if hours > 0 else 0.0
-        if 0.0 < power < min_power and power > min_power - 1e-4:
-            power = min_power  # a solver's rounding just below the floor
-            e = power * hours
-        soc = min(100.0, soc + e * pct_per_kwh)
-        powers.append(power)
-        energies.append(e)
+    for e in energies:
+        if e > 0.0:
+            soc = min(100.0, soc + e * pct_per_kwh)
         socs.append(soc)
-        total_energy += e
-        total_cost += e * price
-        provisional = provisional or unknown
+    total_energy = sum(energies)
+    total_cost = sum(e * price for e, price in zip(energies, horizon.prices, strict=True) if e)
+    provisional = any(e > 0.0 and unknown for e, unknown in zip(energies, horizon.provisional,
+                                                                strict=True))
     if feasible and soc < request.target_soc_pct - 1e-6:
         feasible = False
         reason = f"the plan reaches only {soc:.1f}% (internal error; please report)"
