@@ -140,7 +140,7 @@ def plan_fleet(request: FleetRequest, time_limit_s: float = 10.0) -> FleetPlan:
     shape = _shape(request, active, horizon)
     model = JointModel(shape, time_limit_s)
     overshoot_cost = max(0.0, -float(shape.pair_price.min(initial=0.0))) + 1e-6
-    solution = _solve(request, active, shape, model, overshoot_cost)
+    solution = _solve(request, active, shape, model, overshoot_cost, time_limit_s)
 
     method = "highs-milp" if model.integer else "transportation-lp"
     by_index: dict[int, VehiclePlan] = {}
@@ -206,7 +206,7 @@ NDArrayFloat = np.ndarray[tuple[int], np.dtype[np.float64]]
 
 def _solve(
     request: FleetRequest, active: list[int], shape: JointShape, model: JointModel,
-    overshoot_cost: float,
+    overshoot_cost: float, time_limit_s: float,
 ) -> Solution | None:
     """The cheapest plan meeting every target, or else the plan of the infeasible rule."""
     cost = model.cost_objective(overshoot_cost)
@@ -224,37 +224,42 @@ def _solve(
     span = max(float(departure.max() - departure.min()), 1.0)
     early = (departure.max() - departure) / span
     groups = [np.flatnonzero(priority == p) for p in sorted(set(priority.tolist()), reverse=True)]
-
+    everyone = np.arange(shape.vehicles)
+    stages: list[tuple[int, NDArrayInt]] = []
     if shape.min_soc_kwh.max(initial=0.0) > NEED_RESOLUTION_KWH:
         model.set_min_soc_floor(shape.min_soc_kwh)
         model.set_objective(np.zeros(model.columns))
         if not model.solve().ok:
             model.set_min_soc_floor(np.zeros(shape.vehicles))
-            for group in groups:
-                _maximise(model, model.col_y, group, early)
-    everyone = np.arange(shape.vehicles)
-    for group in [everyone, *groups] if len(groups) > 1 else [everyone]:
-        _maximise(model, model.col_t, group, early)
-    last = _maximise(model, model.col_t, everyone, early, fix=False)
+            stages += [(model.col_y, group) for group in groups]
+    stages += [(model.col_t, group) for group in ([everyone, *groups] if len(groups) > 1
+                                                   else [everyone])]
+    if model.integer:  # a MILP per stage: share the time among them
+        model.set_time_limit(max(0.5, time_limit_s / (len(stages) + 2)))
+    best: Solution | None = None
+    for block, group in stages:
+        best = _maximise(model, block, group, early, best) or best
+    last = _maximise(model, model.col_t, everyone, early, best, fix=False) or best
     if last is None:
         return None
     reached = np.minimum(last.energy_kwh, shape.need_kwh)
     model.set_target_floor(np.maximum(reached - _FLOOR_SLACK * np.maximum(reached, 1.0), 0.0))
     model.set_objective(cost)
-    final = model.solve()
+    final = model.solve(last)
     return final if final.ok else last
 
 
 def _maximise(
-    model: JointModel, block: int, group: np.ndarray[tuple[int], np.dtype[np.int64]],
-    early: NDArrayFloat, fix: bool = True,
+    model: JointModel, block: int, group: NDArrayInt, early: NDArrayFloat,
+    start: Solution | None, fix: bool = True,
 ) -> Solution | None:
     """Maximise Σ column over `group` (earlier departures first among equals); then, with
-    `fix`, keep that sum as a floor for every later stage."""
+    `fix`, keep that sum as a floor for every later stage. None if no solution was found (the
+    stage then adds no floor)."""
     objective = np.zeros(model.columns)
     objective[block + group] = 1.0 + _TIE_WEIGHT * early[group]
     model.set_objective(objective, maximize=True)
-    solution = model.solve()
+    solution = model.solve(start)
     if not solution.ok:
         return None
     if fix:

@@ -206,7 +206,18 @@ class JointModel:
         index = (block + vehicles).astype(np.int32)
         self._highs.addRow(at_least, _INF, len(index), index, np.ones(len(index)))
 
-    def solve(self) -> Solution:
+    def set_time_limit(self, seconds: float) -> None:
+        self._highs.setOptionValue("time_limit", seconds)
+
+    def solve(self, start: Solution | None = None) -> Solution:
+        """Solve; with `start` (a solution of an earlier stage, which satisfies every floor
+        derived from it) a MILP begins from that incumbent, so a stage that runs out of time
+        still returns a plan at least as good as the stage before."""
+        if start is not None and start.ok and self.integer:
+            solution = highspy.HighsSolution()
+            solution.col_value = start.values.tolist()
+            solution.value_valid = True
+            self._highs.setSolution(solution)
         self._highs.run()
         status = self._highs.getModelStatus()
         name = self._highs.modelStatusToString(status)
