@@ -105,6 +105,8 @@ class FleetPlan:
     method: str
     mip_gap: float | None
     """HiGHS's relative gap when a minimum power made it a MILP; None for the exact LP."""
+    reason: str | None = None
+    """Why the costs are provisional (slots past the published prices), else None."""
 
 
 def validate_fleet(request: FleetRequest) -> None:
@@ -163,7 +165,19 @@ def plan_fleet(request: FleetRequest, time_limit_s: float = 10.0) -> FleetPlan:
         vehicles=plans,
         method=method,
         mip_gap=solution.mip_gap if solution is not None else None,
+        reason=_provisional_reason(horizon, plans),
     )
+
+
+def _provisional_reason(horizon: Horizon, plans: tuple[VehiclePlan, ...]) -> str | None:
+    count = sum(1 for p in plans for s in p.charging_slots if s.provisional)
+    if not count:
+        return None
+    if not horizon.any_known:
+        return ("no price is published between now and the last departure: the costs mean "
+                "nothing; give prices that cover the plan")
+    return (f"{count} charging slot(s) lie beyond the published prices and use the fallback "
+            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive")
 
 
 def _shape(request: FleetRequest, active: list[int], horizon: Horizon) -> JointShape:

@@ -6,7 +6,7 @@ input `{"prices", "now", "site_max_power_kw", "vehicles": [{"name", "soc", "targ
 output `{"feasible", "cost", "vehicles": [{"name", "feasible", "energy_kwh", "shortfall_kwh",
 "cost", "soc_at_departure_pct", "slots": [{"start", "end", "power_kw", "energy_kwh",
 "price"}]}]}` (plus informative keys: `method`, `mip_gap`, a vehicle's `reason`, a slot's
-`provisional`). Numbers are printed unrounded.
+`provisional`, the plan's `reason` when prices are missing). Numbers are printed unrounded.
 
 Every problem is one line naming the value, as `vehicles[1].max_power: ...`.
 """
@@ -193,6 +193,7 @@ def fleet_to_json(result: FleetPlan) -> dict[str, Any]:
         "cost": result.cost,
         "method": result.method,
         "mip_gap": result.mip_gap,
+        "reason": result.reason,
         "vehicles": vehicles,
     }
 
@@ -203,6 +204,8 @@ def render_fleet(result: FleetPlan) -> str:
     lines = [f"Fleet plan ({result.method}): {verdict}; total cost {result.cost:.4f}"]
     if result.mip_gap is not None:
         lines[0] += f" (MILP gap {result.mip_gap:.2e})"
+    if result.reason:
+        lines.append(f"  note: {result.reason}")
     for vehicle in result.vehicles:
         lines.append(
             f"  {vehicle.name}: {vehicle.energy_kwh:.3f} kWh, cost {vehicle.cost:.4f}, "

@@ -45,6 +45,7 @@ def test_household_plan_keeps_the_house_limit_and_meets_both_targets(tmp_path: P
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert set(out) >= {"feasible", "cost", "vehicles"}
+    assert out["reason"] is None
     assert out["feasible"] is True
     powers: dict[str, float] = defaultdict(float)
     for vehicle in out["vehicles"]:

@@ -144,3 +144,14 @@ def test_site_section_in_the_config() -> None:
             assert f"site.{word}" in str(exc)
         else:
             raise AssertionError(f"{bad} was accepted")
+
+
+def test_slots_past_the_published_prices_are_flagged() -> None:
+    """Prices for two hours, a car that needs three: the third hour is priced at the fallback
+    (a hair above the dearest known price), flagged, and the plan says so."""
+    prices = slots([0.20, 0.10], NOW)
+    result = plan_fleet(FleetRequest(NOW, 11.0, (car("a", 3, 30.0),), prices))
+    assert result.feasible
+    unknown = [s for s in result.vehicles[0].charging_slots if s.provisional]
+    assert unknown and all(s.price > 0.20 for s in unknown)
+    assert result.reason is not None and "beyond the published prices" in result.reason
