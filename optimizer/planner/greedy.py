@@ -19,9 +19,9 @@ def solve_greedy(problem: Problem) -> list[float]:
     horizon = problem.horizon
     caps = problem.caps()
     energy = list(problem.forced_kwh)
-    order = sorted(
-        range(len(horizon)), key=lambda i: (horizon.prices[i], horizon.provisional[i], i)
-    )
+    # (price, provisional, index) tuples sort in C, without a Python key call per slot
+    order = [i for _, _, i in sorted(zip(horizon.prices, horizon.provisional,
+                                         range(len(horizon)), strict=True))]
     remaining = problem.need_kwh - sum(energy)
     for i in order:
         if remaining <= _EPS:

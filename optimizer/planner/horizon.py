@@ -88,7 +88,7 @@ def build_horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
         hours=[(b - a) / 3600.0 for a, b in pairwise(bounds)],
-        prices=[float(p) for p in resolved if p is not None],
+        prices=[p for p in resolved if p is not None],
         provisional=provisional,
         fallback_price=fallback,
         any_known=bool(known),

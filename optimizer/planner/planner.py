@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import compress
+from operator import mul
 from typing import Literal
 
 from optimizer.errors import InputError
@@ -246,9 +248,8 @@ def _assemble(
             soc = min(100.0, soc + e * pct_per_kwh)
         socs.append(soc)
     total_energy = sum(energies)
-    total_cost = sum(e * price for e, price in zip(energies, horizon.prices, strict=True) if e)
-    provisional = any(e > 0.0 and unknown for e, unknown in zip(energies, horizon.provisional,
-                                                                strict=True))
+    total_cost = sum(map(mul, energies, horizon.prices))
+    provisional = any(compress(horizon.provisional, energies))  # a fallback price that charges
     if feasible and soc < request.target_soc_pct - 1e-6:
         feasible = False
         reason = f"the plan reaches only {soc:.1f}% (internal error; please report)"
