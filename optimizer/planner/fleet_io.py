@@ -33,7 +33,8 @@ _VEHICLE_KEYS = (
 _REQUIRED_VEHICLE_KEYS = _VEHICLE_KEYS[:6]
 _SITE_MAX_KW = 100_000.0
 """A site limit above 100 MW is a unit mistake (W for kW), not a site."""
-_CHARGER_MAX_KW = 1_000.0
+_CHARGER_MAX_KW = 4_000.0
+"""A megawatt charger for trucks delivers up to 3.75 MW; more is a unit mistake."""
 _CAPACITY_MAX_KWH = 2_000.0
 
 
