@@ -31,13 +31,17 @@ from optimizer.model import PlannedSlot, PriceSlot, require_aware
 from optimizer.planner.fleet_lp import JointModel, JointShape, Solution
 from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
 
+NDArrayInt = np.ndarray[tuple[int], np.dtype[np.int64]]
+NDArrayFloat = np.ndarray[tuple[int], np.dtype[np.float64]]
+
 NEED_RESOLUTION_KWH = 1e-9
 """A need this small is met already; anything above it is planned."""
 SHORTFALL_RESOLUTION_KWH = 1e-6
 """A shortfall this small is solver rounding, not a missed target."""
 _TIE_WEIGHT = 1e-6
-"""Weight of the departure tie-break against one kWh: small enough never to trade energy for
-order (a partial-slot gain is at most 900:1), large enough to be above the LP tolerances."""
+"""Weight of the departure tie-break against one kWh: a stage can give away at most this share
+of its total for order (only an exchange closer than 1e-6 to 1:1 pays), and it is still far
+above the LP tolerances."""
 
 _FLOOR_SLACK = 1e-9
 """Relative slack of a stage's result when later stages must keep it: the LP tolerance, so a
@@ -213,9 +217,6 @@ def _shape(request: FleetRequest, active: list[int], horizon: Horizon) -> JointS
         min_soc_kwh=np.array([v.min_soc_kwh for v in vehicles]),
     )
 
-
-NDArrayInt = np.ndarray[tuple[int], np.dtype[np.int64]]
-NDArrayFloat = np.ndarray[tuple[int], np.dtype[np.float64]]
 
 
 def _solve(
