@@ -149,6 +149,21 @@ class SlotTable(Sequence[PlannedSlot]):
     def charging(self) -> tuple[PlannedSlot, ...]:
         return tuple(self._slot(i) for i, p in enumerate(self._powers) if p > 0)
 
+    def charging_rows(
+        self,
+    ) -> list[tuple[float, float, float, float, float, bool]]:
+        """(start and end in epoch seconds, power, energy, price, provisional) of each slot
+        that charges, without making objects: what a JSON writer needs."""
+        return [
+            (self._starts[i], self._ends[i], p, self._energies[i], self._prices[i],
+             self._provisional[i])
+            for i, p in enumerate(self._powers) if p > 0
+        ]
+
+    @property
+    def tz(self) -> tzinfo | None:
+        return self._tz
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and tuple(self) == tuple(other)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InputError
-from optimizer.model import PlannedSlot
 from optimizer.planner.fleet import FleetPlan, FleetRequest, FleetVehicle, plan_fleet
+from optimizer.planner.plan_json import charging_slots_to_json
 from optimizer.price_series import read_price_csv
 
 MAX_HORIZON = timedelta(days=14)
@@ -161,24 +161,10 @@ def _time(value: Any, where: str) -> datetime:
     return parsed
 
 
-def slot_to_json(slot: PlannedSlot) -> dict[str, Any]:
-    """One charging slot as both `plan --json` and `plan --fleet --json` print it."""
-    item: dict[str, Any] = {
-        "start": slot.start.isoformat(),
-        "end": slot.end.isoformat(),
-        "power_kw": slot.power_kw,
-        "energy_kwh": slot.energy_kwh,
-        "price": slot.price,
-    }
-    if slot.provisional:
-        item["provisional"] = True
-    return item
-
-
 def fleet_to_json(result: FleetPlan) -> dict[str, Any]:
     vehicles = []
     for vehicle in result.vehicles:
-        slots = [slot_to_json(slot) for slot in vehicle.charging_slots]
+        slots = charging_slots_to_json(vehicle.slots)
         vehicles.append({
             "name": vehicle.name,
             "feasible": vehicle.feasible,
