@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.errors import InputError, UserError
 from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import PlanOptions, PlanRequest, plan
+from optimizer.planner.plan_json import charging_slots_to_json
 from optimizer.price_series import PriceSeries, read_price_csv
 
 if TYPE_CHECKING:
@@ -90,18 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plan_to_json(result: ChargePlan) -> dict[str, Any]:
-    slots = []
-    for slot in result.charging_slots:
-        item: dict[str, Any] = {
-            "start": slot.start.isoformat(),
-            "end": slot.end.isoformat(),
-            "power_kw": slot.power_kw,
-            "energy_kwh": slot.energy_kwh,
-            "price": slot.price,
-        }
-        if slot.provisional:
-            item["provisional"] = True
-        slots.append(item)
+    slots = charging_slots_to_json(result.slots)
     return {
         "feasible": result.feasible,
         "reason": result.reason,
