@@ -44,9 +44,10 @@ def solve_min_power(problem: Problem) -> list[float]:
     need = problem.need_kwh
     overshoot_cost = max(0.0, -min(prices, default=0.0)) + 1e-6
 
-    whole = sorted((i for i in range(n) if abs(horizon.hours[i] - _FULL_H) < 1e-9),
-                   key=lambda i: (prices[i], i))
-    partial = [i for i in range(n) if abs(horizon.hours[i] - _FULL_H) >= 1e-9]
+    full = [abs(h - _FULL_H) < 1e-9 for h in horizon.hours]
+    # (price, index) tuples sort in C, without a Python key call per slot
+    whole = [i for _, i in sorted((prices[i], i) for i in range(n) if full[i])]
+    partial = [i for i in range(n) if not full[i]]
     low, high = p_min * _FULL_H, p_max * _FULL_H
     base_cost = [0.0, *accumulate(prices[i] * low for i in whole)]
 
@@ -56,7 +57,9 @@ def solve_min_power(problem: Problem) -> list[float]:
         merged = _merged(whole, on, prices, horizon.hours, p_min, p_max)
         room_sum = [0.0, *accumulate(room for _, room, _ in merged)]
         cost_sum = [0.0, *accumulate(price * room for price, room, _ in merged)]
-        position = {rank: pos for pos, (_, _, rank) in enumerate(merged) if rank >= 0}
+        # where each whole slot's rank sits in price order (itself when no partial slot is on)
+        position = ({rank: pos for pos, (_, _, rank) in enumerate(merged) if rank >= 0} if on
+                    else None)
         on_low = sum(p_min * horizon.hours[i] for i in on)
         on_high = sum(p_max * horizon.hours[i] for i in on)
         on_cost = sum(prices[i] * p_min * horizon.hours[i] for i in on)
@@ -68,7 +71,8 @@ def solve_min_power(problem: Problem) -> list[float]:
             if rest <= 0:
                 cost += overshoot_cost * -rest
             else:
-                cost += _fill_cost(rest, merged, room_sum, cost_sum, position.get(k, len(merged)))
+                stop = position.get(k, len(merged)) if position is not None else k
+                cost += _fill_cost(rest, merged, room_sum, cost_sum, stop)
             if best is None or cost < best[0] - 1e-12:
                 best = (cost, k, on)
     if best is None:
@@ -95,7 +99,10 @@ def _merged(
     p_max: float,
 ) -> list[tuple[float, float, int]]:
     """(price, room above p_min, rank among whole slots or -1) for every candidate, by price."""
-    items = [(prices[i], i, (p_max - p_min) * _FULL_H, rank) for rank, i in enumerate(whole)]
+    room = (p_max - p_min) * _FULL_H
+    if not on:  # the whole slots are in price order already
+        return [(prices[i], room, rank) for rank, i in enumerate(whole)]
+    items = [(prices[i], i, room, rank) for rank, i in enumerate(whole)]
     items += [(prices[i], i, (p_max - p_min) * hours[i], -1) for i in on]
     items.sort(key=lambda item: (item[0], item[1]))
     return [(price, room, rank) for price, _, room, rank in items]
