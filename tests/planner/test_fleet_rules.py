@@ -155,3 +155,20 @@ def test_slots_past_the_published_prices_are_flagged() -> None:
     unknown = [s for s in result.vehicles[0].charging_slots if s.provisional]
     assert unknown and all(s.price > 0.20 for s in unknown)
     assert result.reason is not None and "beyond the published prices" in result.reason
+
+
+def test_plan_site_passes_priority_and_minimum_soc_on() -> None:
+    """One hour, 11 kWh for two cars that want 30 each: b's priority and both minimum SoCs
+    (from the plan options) reach the joint rule."""
+    def request() -> PlanRequest:
+        return PlanRequest(now=NOW, departure=NOW + timedelta(hours=1), soc_pct=0,
+                           target_soc_pct=30, capacity_kwh=100, max_power_kw=11,
+                           efficiency=1.0, prices=FLAT)
+
+    plans = plan_site(
+        {"a": SiteRequest(request(), PlanOptions(min_soc_pct=6)),
+         "b": SiteRequest(request(), PlanOptions(min_soc_pct=8), priority=1)},
+        11.0, NOW,
+    )
+    assert round(plans["a"].energy_kwh, 6) == 3.0 and round(plans["b"].energy_kwh, 6) == 8.0
+    assert not plans["a"].feasible and plans["a"].reason
