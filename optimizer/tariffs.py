@@ -353,6 +353,11 @@ class Tariff:
         """End of the published prices; None for a fixed tariff, which is known forever."""
         return self._spot.end if self._spot is not None else None
 
+    @property
+    def known_span(self) -> tuple[datetime, datetime] | None:
+        """`[start, end)` of the spot series; None for a fixed tariff (known forever)."""
+        return (self._spot.starts[0], self._spot.end) if self._spot is not None else None
+
     def price_at(self, at: datetime) -> float | None:
         local = at.astimezone(self.tz)
         spec = self.spec
