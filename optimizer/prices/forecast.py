@@ -24,14 +24,14 @@ from optimizer.prices.grid import SLOT_S, FloatArray
 
 SLOTS_PER_DAY = 96
 ModelName = Literal[
-    "yesterday", "last_week", "median_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
+    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
     "median_slot_14d_weekday",
 ]
 MODELS: tuple[ModelName, ...] = (
-    "yesterday", "last_week", "median_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
+    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
     "median_slot_14d_weekday",
 )
-DEFAULT_MODEL: ModelName = "median_slot_7d"
+DEFAULT_MODEL: ModelName = "median_slot_14d_weekday"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,8 @@ class LocalCalendar:
     def build(cls, first: int, last: int, tz: ZoneInfo) -> LocalCalendar:
         stamps = pd.to_datetime(np.arange(first, last, dtype=np.int64) * SLOT_S, unit="s",
                                 utc=True)
-        local_minutes = stamps.tz_convert(tz).tz_localize(None).asi8 // 60_000_000_000
+        local = stamps.tz_convert(tz).tz_localize(None).as_unit("s")
+        local_minutes = local.asi8 // 60
         slot = (local_minutes // 15) % SLOTS_PER_DAY
         weekday = (local_minutes // 1440 + 3) % 7  # 1970-01-01 was a Thursday
         return cls(tz, first, np.asarray(slot, dtype=np.int64), np.asarray(weekday, dtype=np.int64))
@@ -61,9 +62,10 @@ class LocalCalendar:
 
 
 def _profile(
-    values: FloatArray, keys: np.ndarray, size: int
+    values: FloatArray, keys: np.ndarray, size: int, quantile: float = 0.5
 ) -> FloatArray:
-    """Median of `values` per key (0..size-1), NaN values ignored; NaN for keys never seen."""
+    """A quantile (the median by default) of `values` per key (0..size-1), NaN values ignored;
+    NaN for keys never seen."""
     out = np.full(size, np.nan)
     ok = ~np.isnan(values)
     values, keys = values[ok], keys[ok]
@@ -73,7 +75,7 @@ def _profile(
     keys, values = keys[order], values[order]
     bounds = np.flatnonzero(np.diff(keys)) + 1
     for group_keys, group in zip(np.split(keys, bounds), np.split(values, bounds), strict=True):
-        out[group_keys[0]] = float(np.median(group))
+        out[group_keys[0]] = float(np.quantile(group, quantile))
     return out
 
 
@@ -133,6 +135,20 @@ def _median_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarra
     return np.asarray(_profile(v, s, _DAY)[slot_t], dtype=np.float64)
 
 
+def _low_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
+                 slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
+    """The lower quartile of each slot of day over the last week: an optimistic forecast, so a
+    plan made before publication buys early only what is clearly cheap."""
+    v, s = _last_days(7, values, slot_h)
+    return np.asarray(_profile(v, s, _DAY, 0.25)[slot_t], dtype=np.float64)
+
+
+def _min_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
+                 slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
+    v, s = _last_days(7, values, slot_h)
+    return np.asarray(_profile(v, s, _DAY, 0.0)[slot_t], dtype=np.float64)
+
+
 def _median_weekday_4w(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
                        slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
     v, s, w = _last_days(28, values, slot_h, weekday_h)
@@ -163,6 +179,8 @@ _MODELS: dict[str, _Model] = {
     "yesterday": _yesterday,
     "last_week": _last_week,
     "median_slot_7d": _median_slot_7d,
+    "low_slot_7d": _low_slot_7d,
+    "min_slot_7d": _min_slot_7d,
     "median_weekday_4w": _median_weekday_4w,
     "median_weekday_4w_level": _median_weekday_4w_level,
     "median_slot_14d_weekday": _median_slot_14d_weekday,
