@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -65,7 +66,7 @@ def accuracy(grid: PriceGrid, tz: ZoneInfo) -> dict[str, tuple[float, float]]:
     out = {}
     for model in MODELS:
         errors, ranks = [], []
-        for a, b in zip(days, days[1:], strict=False):
+        for a, b in pairwise(days):
             if a - grid.first < 28 * 96:
                 continue
             history = values[: a - grid.first]

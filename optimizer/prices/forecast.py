@@ -24,12 +24,12 @@ from optimizer.prices.grid import SLOT_S, FloatArray
 
 SLOTS_PER_DAY = 96
 ModelName = Literal[
-    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
-    "median_slot_14d_weekday",
+    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d",
+    "median_weekday_4w", "median_weekday_4w_level", "median_slot_14d_weekday",
 ]
 MODELS: tuple[ModelName, ...] = (
-    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d", "median_weekday_4w", "median_weekday_4w_level",
-    "median_slot_14d_weekday",
+    "yesterday", "last_week", "median_slot_7d", "low_slot_7d", "min_slot_7d",
+    "median_weekday_4w", "median_weekday_4w_level", "median_slot_14d_weekday",
 )
 DEFAULT_MODEL: ModelName = "median_slot_14d_weekday"
 
