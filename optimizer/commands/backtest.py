@@ -86,6 +86,12 @@ def _grid(args: argparse.Namespace, sessions: list[Session] | None) -> tuple[Pri
         return PriceGrid.from_intervals(zip(series.starts, series.ends, series.prices,
                                             strict=True)), True
     tariff = load_tariff(args.tariff)
+    if tariff.feed_settings is not None:
+        raise InputError(
+            f"{args.tariff}: its prices come from the live feed "
+            f"'{tariff.feed_settings.source}', which has no history to backtest on; give "
+            f"--prices with a CSV of past prices"
+        )
     span = tariff.known_span
     if span is None:  # fixed: known everywhere, so the sessions set the range
         if not sessions:
