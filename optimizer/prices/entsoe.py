@@ -55,7 +55,10 @@ class EntsoeFeed:
         })
 
     def parse(self, body: bytes) -> Page:
-        root = ET.fromstring(body)
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise ValueError(f"not XML: {exc}") from None
         kind = root.tag.rsplit("}", 1)[-1]
         if kind == "Acknowledgement_MarketDocument":
             reason = " ".join((n.text or "") for n in root.iter() if n.tag.endswith("text"))

@@ -56,7 +56,8 @@ class Feed(Protocol):
     def first_request(self, start: datetime, end: datetime) -> FeedRequest: ...
 
     def parse(self, body: bytes) -> Page:
-        """Raise ValueError/KeyError/TypeError on anything but the documented format."""
+        """Raise ValueError, KeyError, TypeError, IndexError or AttributeError on anything but
+        the documented format (a wrong shape shows up as any of them)."""
         ...
 
 
@@ -112,7 +113,7 @@ async def fetch_intervals(
             raise FeedError(f"{feed.name}: HTTP {response.status_code} from {_host(url)}")
         try:
             page = feed.parse(response.content)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise FeedError(f"{feed.name}: the answer is not in the documented format ({exc})") \
                 from None
         intervals.extend(page.intervals)
