@@ -33,7 +33,9 @@ def _z(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def entsoe_a44(periods: list[tuple[datetime, datetime, int]], skip: set[int] = frozenset()) -> bytes:
+def entsoe_a44(
+    periods: list[tuple[datetime, datetime, int]], skip: frozenset[int] = frozenset()
+) -> bytes:
     """A Publication_MarketDocument, one TimeSeries per (start, end, minutes) period; positions
     in `skip` are left out (curve type A03: they repeat the one before)."""
     series = []
@@ -115,8 +117,8 @@ def energidataservice(start: datetime, end: datetime, dataset: str = "DayAheadPr
 
 
 def energyzero(start: datetime, end: datetime, minutes: int = 60) -> bytes:
-    prices = [{"price": price_for(at) / 1000,
-               "readingDate": at.strftime("%Y-%m-%dT%H:%M:%SZ")} for at in steps(start, end, minutes)]
+    prices = [{"price": price_for(at) / 1000, "readingDate": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+              for at in steps(start, end, minutes)]
     return json.dumps({"Prices": prices, "intervalType": 4, "average": 0.1,
                        "fromDate": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                        "tillDate": end.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()

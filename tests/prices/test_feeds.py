@@ -35,7 +35,7 @@ async def grid_of(feed, span) -> PriceGrid:
 
 
 async def test_entsoe_dst_day_hourly_with_a03_gaps_lands_on_92_slots(provider):
-    provider.answer(Reply(body=formats.entsoe_a44([(*SPRING, 60)], skip={5, 6}),
+    provider.answer(Reply(body=formats.entsoe_a44([(*SPRING, 60)], skip=frozenset({5, 6})),
                           content_type="text/xml"))
     feed = EntsoeFeed("secret-token", "10Y1001A1001A82H", provider.base_url)
     grid = await grid_of(feed, SPRING)
