@@ -37,7 +37,7 @@ from pydantic import (
 
 from optimizer.errors import InputError
 from optimizer.model import SLOT, PriceSlot
-from optimizer.prices.settings import FeedSettings, spot_kind
+from optimizer.prices.settings import FeedSettings, spot_kind, spot_location
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _UNIT_SCALE = {"EUR/kWh": 1.0, "EUR/MWh": 0.001, "ct/kWh": 0.01, "GBP/kWh": 1.0, "p/kWh": 0.01}
@@ -380,6 +380,10 @@ class Tariff:
         return None if spot is None or isinstance(spot, SpotSource) else spot
 
     @property
+    def spot_series(self) -> PriceSeries | None:
+        return self._spot
+
+    @property
     def known_span(self) -> tuple[datetime, datetime] | None:
         """`[start, end)` of the spot series; None for a fixed tariff (known forever)."""
         return (self._spot.starts[0], self._spot.end) if self._spot is not None else None
@@ -421,9 +425,11 @@ def load_tariff(path: Path) -> Tariff:
         lines = []
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
+            loc, owner = spot_location(tuple(error["loc"]))
             if error["type"] == "extra_forbidden":
-                message = f"unknown key; known keys: {', '.join(sorted(TariffFile.model_fields))}"
-            lines.append(_tariff_problem(path, tuple(error["loc"]), message))
+                known = owner.model_fields if owner is not None else TariffFile.model_fields
+                message = f"unknown key; known keys: {', '.join(sorted(known))}"
+            lines.append(_tariff_problem(path, loc, message))
         raise InputError("\n".join(lines)) from None
     if spec.kind == "fixed":
         if spec.price is None:

@@ -5,28 +5,23 @@ or answers garbage leaves the cache as it was, counts the failure (the schedule 
 records why, so `status` can say "planning on the cache plus the forecast since …". Nothing it
 does raises on a feed's failure: the service keeps planning.
 
-`PriceSource` glue: `price_slots` gives the cached prices (None past them, so a plan made on
-them alone is marked provisional by the planner), `planning_slots` adds the forecast for the
-slots past the published horizon, and `known_until` says where the forecast starts.
+`price_slots` gives the cached spot prices (None past them); `optimizer.prices.source` puts
+the tariff's formula and the forecast on top.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from optimizer.model import PriceSlot
-from optimizer.prices.cache import KEEP_DAYS, CachedPrices, load_cache, save_cache
+from optimizer.prices.cache import CachedPrices, load_cache, save_cache
 from optimizer.prices.feed import Feed, FeedError, fetch_intervals
-from optimizer.prices.forecast import DEFAULT_MODEL, LocalCalendar, ModelName, forecast
-from optimizer.prices.grid import PriceGrid, slot_index
+from optimizer.prices.grid import PriceGrid
 from optimizer.prices.schedule import FetchSchedule
 
 if TYPE_CHECKING:
@@ -53,13 +48,11 @@ class FeedStatus:
 
 class LivePrices:
     def __init__(self, feed: Feed, cache_file: Path, tz: ZoneInfo,
-                 schedule: FetchSchedule | None = None,
-                 model: ModelName = DEFAULT_MODEL) -> None:
+                 schedule: FetchSchedule | None = None) -> None:
         self.feed = feed
         self.cache_file = cache_file
         self.tz = tz
         self.schedule = schedule or FetchSchedule()
-        self.model = model
         self.cache: CachedPrices = load_cache(cache_file)
 
     @property
@@ -118,42 +111,3 @@ class LivePrices:
 
     def price_slots(self, start: datetime, end: datetime) -> list[PriceSlot]:
         return self.cache.grid.price_slots(start, end)
-
-    def forecast_values(self, first: int, last: int) -> np.ndarray:
-        """The forecast for slots `first..last-1` from the cached history."""
-        grid = self.cache.grid
-        known = self.known_until
-        if known is None:
-            return np.full(max(0, last - first), np.nan)
-        known_slot = slot_index(known)
-        history = grid.values[: known_slot - grid.first]
-        calendar = LocalCalendar.build(
-            min(first, known_slot - KEEP_DAYS * 96), max(last, known_slot + 1), self.tz)
-        ahead = forecast(history, grid.first, known_slot, max(last, known_slot), calendar,
-                         self.model)
-        out = np.full(max(0, last - first), np.nan)
-        for i in range(len(out)):
-            index = first + i - known_slot
-            if 0 <= index < len(ahead):
-                out[i] = ahead[index]
-        return out
-
-    def planning_slots(self, start: datetime, end: datetime) -> tuple[list[PriceSlot], datetime]:
-        """Known prices, then the (provisional) forecast; and where the forecast begins."""
-        slots = self.price_slots(start, end)
-        known = self.known_until or start
-        unknown = [i for i, s in enumerate(slots) if s.price is None and s.start >= known]
-        if unknown:
-            first = slot_index(slots[0].start)
-            predicted = self.forecast_values(first, first + len(slots))
-            for i in unknown:
-                value = float(predicted[i])
-                if not math.isnan(value):
-                    slots[i] = PriceSlot(slots[i].start, slots[i].end, value)
-        return slots, max(known, start)
-
-
-def provisional_from(slots: list[PriceSlot], known_until: datetime) -> list[bool]:
-    """Per slot: True where its price is a forecast (at or after `known_until`)."""
-    return [s.start >= known_until for s in slots]
-

@@ -131,3 +131,24 @@ def spot_kind(value: Any) -> str:
     """'csv' for a `[spot]` table that names a CSV file, else its live `source`."""
     source = value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
     return "csv" if source in (None, "csv") else "feed"
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "entsoe": EntsoeSettings, "awattar": AwattarSettings, "tibber": TibberSettings,
+    "octopus": OctopusSettings, "energidataservice": EnergiDataServiceSettings,
+    "energyzero": EnergyZeroSettings,
+}
+
+
+def spot_location(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """A validation error's location without the union's tag names (`spot.feed.awattar.zone`
+    -> `spot.zone`), and the `[spot]` model it belongs to, to list its keys."""
+    if len(loc) < 2 or loc[0] != "spot" or loc[1] not in ("csv", "feed"):
+        return loc, None
+    if loc[1] == "csv":
+        from optimizer.tariffs import SpotSource
+
+        return ("spot", *loc[2:]), SpotSource if len(loc) == 3 else None
+    model = _MODELS.get(str(loc[2])) if len(loc) > 2 else None
+    rest = loc[3:] if model is not None else loc[2:]
+    return ("spot", *rest), model if len(rest) == 1 else None
