@@ -8,13 +8,17 @@ The JSON shape is a contract checked from outside; keep it stable:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from datetime import UTC, tzinfo
+from collections.abc import Iterator
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
 
 from optimizer.backtest.market import Market
 from optimizer.backtest.report import write_report
@@ -25,9 +29,11 @@ from optimizer.config import Config, load_config
 from optimizer.errors import InputError
 from optimizer.planner import PlanOptions
 from optimizer.prices.forecast import DEFAULT_MODEL, MODELS, ModelName
-from optimizer.prices.grid import PriceGrid
+from optimizer.prices.grid import PriceGrid, slot_index
 from optimizer.prices.schedule import Publication, parse_clock, parse_zone
 from optimizer.tariffs import load_tariff, read_price_csv
+
+_TICK = timedelta(microseconds=1)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -171,8 +177,16 @@ def run(args: argparse.Namespace) -> int:
     sessions = check_sessions(sessions, grid.start, grid.end, source)
     model: ModelName | None = None if args.forecast == "none" else args.forecast
     market = Market.build(grid, publication if published else None, model)
+    uncovered = [s for s in sessions
+                 if np.isnan(grid.window(slot_index(s.arrival),
+                                         slot_index(s.departure - _TICK) + 1)).any()]
+    if uncovered:
+        rows = ", ".join(str(s.row) for s in uncovered[:10])
+        raise InputError(f"{source}: rows {rows} fall on a gap in the prices; fill the gap or "
+                         f"drop those sessions")
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    result = run_backtest(sessions, market, charger, _options(config), progress)
+    with _native_stdout_to_stderr():
+        result = run_backtest(sessions, market, charger, _options(config), progress)
     if args.report is not None:
         write_report(args.report, result, publication.tz)
     if args.json:
@@ -180,6 +194,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_table(result))
     return 0
+
+
+@contextlib.contextmanager
+def _native_stdout_to_stderr() -> Iterator[None]:
+    """Keep stdout for our JSON: HiGHS prints its banner from C straight to file descriptor 1
+    when the planner needs the MILP (min-run or block options from --config)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded use): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _table(result: BacktestResult) -> str:

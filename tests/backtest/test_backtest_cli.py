@@ -196,3 +196,35 @@ def test_no_terminal_no_progress_but_a_terminal_gets_one():
     for done in range(1, 5):
         bar(done, 4)
     assert stream.getvalue().endswith("4/4\n") and "[" in stream.getvalue()
+
+
+def test_config_planner_options_apply_and_stdout_stays_json(tmp_path):
+    """config.toml asks for 30-minute minimum runs, which needs the MILP (HiGHS prints a
+    banner from C); the JSON on stdout must still parse."""
+    args = ("--prices", DE_2024, "--commute", "18:00-07:30,22kWh,Mon", "--json")
+    plain = json.loads(backtest(*args).stdout)
+    run = backtest(*args, "--config", REPO / "config.toml")
+    assert run.returncode == 0, run.stderr
+    configured = json.loads(run.stdout)
+    assert configured["sessions"] == plain["sessions"]
+    # min runs and the 4.1 kW minimum of the config's charger cannot make charging cheaper
+    assert configured["strategies"]["optimum"]["cost"] >= (
+        plain["strategies"]["optimum"]["cost"] - 1e-6)
+    assert configured["strategies"]["ours"]["missed"] == 0
+
+
+def test_sessions_on_a_gap_in_the_prices_are_an_error(tmp_path):
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    lines = ["start,end,price"]
+    for i in range(72):
+        if 30 <= i < 33:
+            continue
+        a = start + timedelta(hours=i)
+        lines.append(f"{a.isoformat()},{(a + timedelta(hours=1)).isoformat()},0.1")
+    prices_file = tmp_path / "gappy.csv"
+    prices_file.write_text("\n".join(lines) + "\n")
+    rows = [(start + timedelta(hours=2), start + timedelta(hours=10), 5.0),
+            (start + timedelta(hours=28), start + timedelta(hours=40), 5.0)]
+    run = backtest("--prices", prices_file, "--sessions",
+                   write_sessions(tmp_path / "s.csv", rows))
+    assert run.returncode == 2 and "rows 2 fall on a gap" in run.stderr
