@@ -151,8 +151,8 @@ def check_sessions(
     outside = [s for s in sessions if s.arrival < prices_start or s.departure > prices_end]
     if outside:
         raise InputError(
-            f"{source}: row{'s' if len(outside) > 1 else ''} {_rows(outside)} lie outside the "
-            f"prices ({prices_start.isoformat()} to {prices_end.isoformat()}); drop them or "
+            f"{source}: row{'s' if len(outside) > 1 else ''} {_rows(outside)} "
+            f"{'lie' if len(outside) > 1 else 'lies'} outside the prices ({prices_start.isoformat()} to {prices_end.isoformat()}); drop them or "
             f"give prices that cover them"
         )
     ordered = sorted(sessions, key=lambda s: (s.arrival, s.row))

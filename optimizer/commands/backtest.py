@@ -182,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
                                          slot_index(s.departure - _TICK) + 1)).any()]
     if uncovered:
         rows = ", ".join(str(s.row) for s in uncovered[:10])
-        raise InputError(f"{source}: rows {rows} fall on a gap in the prices; fill the gap or "
-                         f"drop those sessions")
+        which = f"rows {rows} fall" if len(uncovered) > 1 else f"row {rows} falls"
+        raise InputError(f"{source}: {which} on a gap in the prices; fill the gap or drop "
+                         f"{'those sessions' if len(uncovered) > 1 else 'that session'}")
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     with _native_stdout_to_stderr():
         result = run_backtest(sessions, market, charger, _options(config), progress)

@@ -132,7 +132,7 @@ def test_sessions_outside_the_prices_are_an_error_naming_the_rows(tmp_path):
     ]
     run = backtest("--prices", DE_2024, "--sessions", write_sessions(tmp_path / "s.csv", rows))
     assert run.returncode == 2
-    assert "row 2 lie outside the prices" in run.stderr
+    assert "row 2 lies outside the prices" in run.stderr
 
 
 def test_bad_flags_exit_2_with_one_line(tmp_path):
@@ -227,4 +227,4 @@ def test_sessions_on_a_gap_in_the_prices_are_an_error(tmp_path):
             (start + timedelta(hours=28), start + timedelta(hours=40), 5.0)]
     run = backtest("--prices", prices_file, "--sessions",
                    write_sessions(tmp_path / "s.csv", rows))
-    assert run.returncode == 2 and "rows 2 fall on a gap" in run.stderr
+    assert run.returncode == 2 and "row 2 falls on a gap" in run.stderr
