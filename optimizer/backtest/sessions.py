@@ -152,8 +152,10 @@ def check_sessions(
     if outside:
         raise InputError(
             f"{source}: row{'s' if len(outside) > 1 else ''} {_rows(outside)} "
-            f"{'lie' if len(outside) > 1 else 'lies'} outside the prices ({prices_start.isoformat()} to {prices_end.isoformat()}); drop them or "
-            f"give prices that cover them"
+            f"{'lie' if len(outside) > 1 else 'lies'} outside the prices "
+            f"({prices_start.isoformat()} to {prices_end.isoformat()}); drop "
+            f"{'them' if len(outside) > 1 else 'it'} or give prices that cover "
+            f"{'them' if len(outside) > 1 else 'it'}"
         )
     ordered = sorted(sessions, key=lambda s: (s.arrival, s.row))
     clashes = [

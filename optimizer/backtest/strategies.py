@@ -111,7 +111,10 @@ def evcc_like(session: Session, charger: Charger, market: Market) -> Draw:
     now_s = session.arrival.timestamp()
     end_s = session.departure.timestamp()
     power = charger.max_power_kw
-    for _ in range(_MAX_REPLANS):
+    # evcc re-plans every cycle; a plan changes only when prices are published or when the
+    # booked hours cannot bring the energy in (believed efficiency below the real one), so
+    # re-planning at those moments, the latter at every slot boundary, is the same thing.
+    for _ in range(int((end_s - now_s) / SLOT_S) + _MAX_REPLANS):
         if remaining <= ENERGY_RESOLUTION_KWH or now_s >= end_s - 1e-6:
             break
         now = datetime.fromtimestamp(now_s, session.arrival.tzinfo)
@@ -119,10 +122,11 @@ def evcc_like(session: Session, charger: Charger, market: Market) -> Draw:
         hours_needed = remaining * charger.efficiency / EVCC_BELIEVED_EFFICIENCY / power
         booking = _evcc_booking(market, now_s, end_s, hours_needed, known)
         next_s = end_s
-        if market.publication is not None:
-            after = market.publication.next_after(now).timestamp()
-            if slot_index(market.publication.known_until(now)) < slot_index(session.departure):
-                next_s = min(next_s, after)
+        if market.publication is not None and known < slot_index(session.departure):
+            next_s = min(next_s, market.publication.next_after(now).timestamp())
+        booked_kwh = power * sum(stop - start for start, stop in booking) / 3600.0
+        if booked_kwh < remaining - ENERGY_RESOLUTION_KWH:
+            next_s = min(next_s, (math.floor(now_s / SLOT_S) + 1) * SLOT_S)
         for start, stop in booking:
             for slot, hours in _segments(max(start, now_s), min(stop, next_s)):
                 take = min(remaining, power * hours)
@@ -130,11 +134,7 @@ def evcc_like(session: Session, charger: Charger, market: Market) -> Draw:
                 remaining -= take
             if remaining <= ENERGY_RESOLUTION_KWH:
                 break
-        booked_end = booking[-1][1] if booking else next_s
-        if now_s < booked_end < next_s and remaining > ENERGY_RESOLUTION_KWH:
-            now_s = booked_end  # the booked hours ran out first: evcc plans the rest now
-        else:
-            now_s = next_s
+        now_s = next_s
     return draw
 
 
