@@ -17,7 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from optimizer.errors import InputError
-from optimizer.tariffs import _DAY_NAMES, _parse_ranges
+from optimizer.tariffs import _DAY_NAMES, _parse_ranges, _parse_time
 
 COLUMNS = ("arrival", "departure", "energy_kwh")
 
@@ -33,19 +33,6 @@ class Session:
     @property
     def hours(self) -> float:
         return (self.departure - self.arrival).total_seconds() / 3600.0
-
-
-def _time(text: str, where: str, column: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"{where}: {column} {text!r} is not an ISO 8601 time; write e.g. "
-            f"2024-03-05T18:00:00+01:00"
-        ) from None
-    if value.tzinfo is None:
-        raise InputError(f"{where}: {column} {text!r} has no UTC offset; add one, e.g. +01:00")
-    return value.astimezone(UTC)
 
 
 def read_sessions_csv(path: Path) -> list[Session]:
@@ -68,8 +55,8 @@ def read_sessions_csv(path: Path) -> list[Session]:
             )
         for number, row in enumerate(reader, start=1):
             where = f"{path}: row {number}"
-            arrival = _time(row["arrival"] or "", where, "arrival")
-            departure = _time(row["departure"] or "", where, "departure")
+            arrival = _parse_time(row["arrival"] or "", where, "arrival")
+            departure = _parse_time(row["departure"] or "", where, "departure")
             raw = (row["energy_kwh"] or "").strip()
             try:
                 energy = float(raw)

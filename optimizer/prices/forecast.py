@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -116,42 +117,17 @@ def _last_days(days: int, *arrays: np.ndarray) -> list[np.ndarray]:
     return [a[-days * _DAY :] for a in arrays]
 
 
-def _yesterday(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-               slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    v, s = _last_days(1, values, slot_h)
-    return np.asarray(_profile(v, s, _DAY)[slot_t], dtype=np.float64)
+def _by_slot(days: int, quantile: float, values: FloatArray, slot_h: np.ndarray,
+             weekday_h: np.ndarray, slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
+    """A quantile of each local slot of day over the last `days` days."""
+    v, s = _last_days(days, values, slot_h)
+    return np.asarray(_profile(v, s, _DAY, quantile)[slot_t], dtype=np.float64)
 
 
-def _last_week(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-               slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    v, s, w = _last_days(7, values, slot_h, weekday_h)
-    return np.asarray(_profile(v, w * _DAY + s, 7 * _DAY)[weekday_t * _DAY + slot_t],
-                      dtype=np.float64)
-
-
-def _median_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-                    slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    v, s = _last_days(7, values, slot_h)
-    return np.asarray(_profile(v, s, _DAY)[slot_t], dtype=np.float64)
-
-
-def _low_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-                 slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    """The lower quartile of each slot of day over the last week: an optimistic forecast, so a
-    plan made before publication buys early only what is clearly cheap."""
-    v, s = _last_days(7, values, slot_h)
-    return np.asarray(_profile(v, s, _DAY, 0.25)[slot_t], dtype=np.float64)
-
-
-def _min_slot_7d(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-                 slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    v, s = _last_days(7, values, slot_h)
-    return np.asarray(_profile(v, s, _DAY, 0.0)[slot_t], dtype=np.float64)
-
-
-def _median_weekday_4w(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
-                       slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
-    v, s, w = _last_days(28, values, slot_h, weekday_h)
+def _by_weekday_slot(days: int, values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
+                     slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
+    """The median of each (weekday, slot of day) over the last `days` days."""
+    v, s, w = _last_days(days, values, slot_h, weekday_h)
     return np.asarray(_profile(v, w * _DAY + s, 7 * _DAY)[weekday_t * _DAY + slot_t],
                       dtype=np.float64)
 
@@ -159,7 +135,7 @@ def _median_weekday_4w(values: FloatArray, slot_h: np.ndarray, weekday_h: np.nda
 def _median_weekday_4w_level(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
                              slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
     """The 4-week weekday profile, shifted by how far the last week sits above the four."""
-    base = _median_weekday_4w(values, slot_h, weekday_h, slot_t, weekday_t)
+    base = _by_weekday_slot(28, values, slot_h, weekday_h, slot_t, weekday_t)
     shift = np.nanmean(values[-7 * _DAY :]) - np.nanmean(values[-28 * _DAY :])
     return np.asarray(base + shift, dtype=np.float64)
 
@@ -167,8 +143,7 @@ def _median_weekday_4w_level(values: FloatArray, slot_h: np.ndarray, weekday_h: 
 def _median_slot_14d_weekday(values: FloatArray, slot_h: np.ndarray, weekday_h: np.ndarray,
                              slot_t: np.ndarray, weekday_t: np.ndarray) -> FloatArray:
     """The daily shape of the last 14 days plus each weekday's offset over four weeks."""
-    v, s = _last_days(14, values, slot_h)
-    shape = _profile(v, s, _DAY)[slot_t]
+    shape = _by_slot(14, 0.5, values, slot_h, weekday_h, slot_t, weekday_t)
     v4, w4 = _last_days(28, values, weekday_h)
     day_mean = _profile(v4, w4, 7)
     offset = day_mean - np.nanmedian(day_mean)
@@ -176,12 +151,14 @@ def _median_slot_14d_weekday(values: FloatArray, slot_h: np.ndarray, weekday_h: 
 
 
 _MODELS: dict[str, _Model] = {
-    "yesterday": _yesterday,
-    "last_week": _last_week,
-    "median_slot_7d": _median_slot_7d,
-    "low_slot_7d": _low_slot_7d,
-    "min_slot_7d": _min_slot_7d,
-    "median_weekday_4w": _median_weekday_4w,
+    "yesterday": partial(_by_slot, 1, 0.5),
+    "last_week": partial(_by_weekday_slot, 7),
+    "median_slot_7d": partial(_by_slot, 7, 0.5),
+    # the lower quartile / the minimum: optimistic forecasts, so that a plan made before
+    # publication buys early only what is clearly cheap
+    "low_slot_7d": partial(_by_slot, 7, 0.25),
+    "min_slot_7d": partial(_by_slot, 7, 0.0),
+    "median_weekday_4w": partial(_by_weekday_slot, 28),
     "median_weekday_4w_level": _median_weekday_4w_level,
     "median_slot_14d_weekday": _median_slot_14d_weekday,
 }
