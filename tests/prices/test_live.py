@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,7 +20,9 @@ from optimizer.prices.entsoe import EntsoeFeed
 from optimizer.prices.live import LivePrices
 from optimizer.prices.octopus import OctopusFeed
 from optimizer.prices.schedule import FetchSchedule, Publication
+from optimizer.prices.source import TariffPrices
 from optimizer.prices.tibber import TibberFeed
+from optimizer.tariffs import load_tariff
 from tests.prices import formats
 from tests.prices.conftest import Reply
 
@@ -80,17 +82,24 @@ async def test_connection_refused_is_survived_too(tmp_path):
 
 async def test_forecast_fills_the_slots_past_the_cache_and_says_where_it_starts(provider, tmp_path):
     days = [formats.local_day(datetime(2024, 3, 1) + timedelta(days=d)) for d in range(30)]
-    body = formats.awattar(days[0][0], days[-1][1])
-    provider.answer(Reply(body=body))
-    live = LivePrices(AwattarFeed("de", provider.base_url), tmp_path / "c.json", BERLIN)
-    now = days[-1][0] + timedelta(hours=8)
+    provider.answer(Reply(body=formats.awattar(days[0][0], days[-1][1])))
+    tariff_file = tmp_path / "t.toml"
+    tariff_file.write_text('name = "a"\nkind = "dynamic"\nvat_pct = 10\n[spot]\n'
+                           f'source = "awattar"\nbase_url = "{provider.base_url}"\n')
+    prices = TariffPrices.open(load_tariff(tariff_file), tmp_path, tmp_path / "state")
+    now = days[-1][0] + timedelta(hours=14)
     async with httpx.AsyncClient(timeout=2) as client:
-        await live.refresh(client, now)
-    assert live.known_until == days[-1][1]
-    slots, forecast_from = live.planning_slots(now, days[-1][1] + timedelta(hours=12))
+        status = await prices.refresh(client, now)
+    assert status is not None and not status.stale
+    assert prices.known_until == days[-1][1]
+    horizon = days[-1][1] + timedelta(hours=12)
+    slots, forecast_from = prices.planning_slots(now, horizon)
     assert forecast_from == days[-1][1]
     assert all(s.price is not None and math.isfinite(s.price) for s in slots)
-    assert live.price_slots(now, days[-1][1] + timedelta(hours=12))[-1].price is None
+    known = [s for s in slots if s.start < forecast_from]
+    spot = formats.price_for(known[0].start) / 1000
+    assert known[0].price == pytest.approx(spot * 1.10)
+    assert prices.price_slots(now, horizon)[-1].price is None  # the PriceSource stays honest
 
 
 def test_schedule_waits_for_publication_then_retries_with_backoff_until_tomorrow_is_there():
@@ -108,4 +117,3 @@ def test_schedule_waits_for_publication_then_retries_with_backoff_until_tomorrow
     assert schedule.next_fetch(afternoon, end_of_tomorrow, 0) == datetime(
         2024, 6, 4, 12, 45, tzinfo=BERLIN)
     assert schedule.next_fetch(afternoon, None, 0) == afternoon
-    assert all(d.tzinfo is not None for d in (morning,)) and UTC
