@@ -145,3 +145,35 @@ async def test_energyzero_quarter_hours_are_quarter_hours(provider):
     assert len(grid) == 96
     assert grid.values[1] == pytest.approx(
         formats.price_for(QUARTER[0] + timedelta(minutes=15)) / 1000)
+
+
+async def test_awattar_quarter_hour_day(provider):
+    provider.answer(Reply(body=formats.awattar(*QUARTER, minutes=15)))
+    grid = await grid_of(AwattarFeed("at", provider.base_url), QUARTER)
+    assert len(grid) == 96
+    assert grid.values.tolist() == pytest.approx(
+        [formats.price_for(QUARTER[0] + timedelta(minutes=15 * i)) / 1000 for i in range(96)])
+
+
+async def test_tibber_hourly_spring_dst_day(provider):
+    provider.answer(Reply(body=formats.tibber(SPRING, None, minutes=60)))
+    grid = await grid_of(TibberFeed("t", resolution="HOURLY", base_url=provider.base_url), SPRING)
+    assert len(grid) == 92 and not any(math.isnan(v) for v in grid.values)
+    assert "HOURLY" in json.loads(provider.requests[0]["body"])["query"]
+
+
+@pytest.mark.parametrize(("day", "slots"), [(datetime(2024, 3, 31), 92),
+                                            (datetime(2024, 10, 27), 100)])
+async def test_octopus_uk_dst_days(provider, day, slots):
+    span = formats.local_day(day, LONDON)
+    provider.answer(Reply(body=formats.octopus(*span)))
+    grid = await grid_of(OctopusFeed("AGILE-24-10-01", "C", base_url=provider.base_url), span)
+    values = grid.window(slot_index(span[0]), slot_index(span[1]))
+    assert len(values) == slots and not any(math.isnan(v) for v in values)
+
+
+async def test_entsoe_autumn_dst_day_has_100_slots(provider):
+    provider.answer(Reply(body=formats.entsoe_a44([(*AUTUMN, 60)]), content_type="text/xml"))
+    grid = await grid_of(EntsoeFeed("t", "10Y1001A1001A82H", provider.base_url), AUTUMN)
+    assert len(grid.window(slot_index(AUTUMN[0]), slot_index(AUTUMN[1]))) == 100
+    assert not any(math.isnan(v) for v in grid.values)
