@@ -19,7 +19,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from optimizer.prices.grid import SLOT_S, FloatArray
 
@@ -46,6 +45,8 @@ class LocalCalendar:
 
     @classmethod
     def build(cls, first: int, last: int, tz: ZoneInfo) -> LocalCalendar:
+        import pandas as pd  # here: the CLI imports this module for its flags, pandas is slow
+
         stamps = pd.to_datetime(np.arange(first, last, dtype=np.int64) * SLOT_S, unit="s",
                                 utc=True)
         local = stamps.tz_convert(tz).tz_localize(None).as_unit("s")
