@@ -6,9 +6,11 @@ prices at the true price. What each one may see is the point of the exercise:
 * `dumb`: nothing; full power from plug-in until the energy is in.
 * `evcc_like`: the prices published so far; it believes the efficiency is 0.85, so it books
   `energy × efficiency / 0.85 / max_power` hours at full power in the cheapest published slots
-  (later slot first on a tie, as evcc sorts), the part that finds no published slot as late as
-  possible, and stops once the energy is in. Like evcc, which re-plans every cycle, it plans
-  again when new prices are published or when its booked hours ran out before the energy did.
+  (later slot first on a tie, as evcc sorts) and stops once the energy is in. Where the time
+  after the published prices could hold the hours, it books them there, as late as possible
+  (evcc plans nothing yet: the car can charge after the known prices); else only the rest goes
+  into the published slots. Like evcc, which re-plans every cycle, it plans again when prices
+  are published, and at every slot while its booked hours fall short of the energy.
 * `ours`: the real planner (`optimizer.planner.plan`) as the service runs it: at plug-in with
   the published prices plus the forecast, and again at every publication until departure.
 * `optimum`: the same planner once, with every true price (perfect foresight).
