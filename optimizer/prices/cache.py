@@ -30,9 +30,12 @@ class CachedPrices:
     fetched_at: datetime | None = None
     """When the feed last answered with prices."""
     failures: int = 0
-    """Failed attempts in a row since then (drives the backoff)."""
+    """Failed attempts in a row since then (the feed is down: plans run on cache + forecast)."""
     last_error: str | None = None
     last_attempt: datetime | None = None
+    retries: int = 0
+    """Attempts in a row that did not bring what is published by now (failed, or tomorrow not
+    out yet); drives the backoff."""
 
     def trimmed(self, now: datetime) -> CachedPrices:
         first = slot_index(now - timedelta(days=KEEP_DAYS))
@@ -62,6 +65,7 @@ def load_cache(path: Path) -> CachedPrices:
             int(document.get("failures", 0)),
             document.get("last_error"),
             _time(document.get("last_attempt")),
+            int(document.get("retries", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a price cache ({exc}); delete it to start over") from None
@@ -81,4 +85,5 @@ def save_cache(path: Path, cache: CachedPrices) -> None:
         "failures": cache.failures,
         "last_error": cache.last_error,
         "last_attempt": cache.last_attempt.isoformat() if cache.last_attempt else None,
+        "retries": cache.retries,
     })

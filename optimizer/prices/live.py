@@ -66,7 +66,7 @@ class LivePrices:
         if self.cache.last_attempt is None:
             return now
         planned = self.schedule.next_fetch(
-            self.cache.last_attempt, self.known_until, self.cache.failures
+            self.cache.last_attempt, self.known_until, self.cache.retries
         )
         return max(planned, self.cache.last_attempt)
 
@@ -91,12 +91,16 @@ class LivePrices:
             intervals = await fetch_intervals(self.feed, client, start, end)
             fresh = PriceGrid.from_intervals(intervals)
         except FeedError as exc:
-            log.warning("%s (keeping the %s cached prices)", exc, self._cached_span())
+            log.warning("%s (keeping the cached prices, %s)", exc, self._cached_span())
             self.cache = replace(self.cache, failures=self.cache.failures + 1,
-                                 last_error=str(exc), last_attempt=now)
+                                 last_error=str(exc), last_attempt=now,
+                                 retries=self.cache.retries + 1)
         else:
             merged = self.cache.grid.merged(fresh)
-            self.cache = CachedPrices(merged, now, 0, None, now).trimmed(now)
+            known = merged.known_end()
+            complete = known is not None and known >= self.schedule.publication.known_until(now)
+            retries = 0 if complete else self.cache.retries + 1
+            self.cache = CachedPrices(merged, now, 0, None, now, retries).trimmed(now)
         try:
             save_cache(self.cache_file, self.cache)
         except OSError as exc:  # a full disk must not stop planning on what is in memory
@@ -105,7 +109,7 @@ class LivePrices:
 
     def _cached_span(self) -> str:
         end = self.known_until
-        return f"until {end.isoformat()}" if end is not None else "no"
+        return f"known until {end.isoformat()}" if end is not None else "none known"
 
     # ------------------------------------------------------------------ PriceSource
 

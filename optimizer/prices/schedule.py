@@ -92,14 +92,18 @@ class FetchSchedule:
     jitter: float = 0.1
 
     def next_fetch(
-        self, now: datetime, known_until: datetime | None, failures: int,
+        self, now: datetime, known_until: datetime | None, retries: int,
         rng: random.Random | None = None,
     ) -> datetime:
+        """When to ask again after an attempt at `now` that left `known_until`; `retries` is
+        how many attempts in a row did not bring what is published by now."""
         wanted = self.publication.known_until(now)
         if known_until is not None and known_until >= wanted:
             return self.publication.next_after(now)
-        if failures <= 0:
+        if retries <= 0:
             return now
-        delay: timedelta = min(self.retry_max, self.retry_first * (2 ** min(failures - 1, 16)))
-        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        delay: timedelta = min(self.retry_max, self.retry_first * (2 ** min(retries - 1, 16)))
+        # Seeded by the attempt's own time: the same attempt always gets the same retry time
+        # (it is recomputed on every wake-up), while installations still spread out.
+        spread = (rng or random.Random(now.timestamp())).uniform(-self.jitter, self.jitter)
         return now + delay * (1.0 + spread)
