@@ -19,14 +19,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from optimizer.errors import InputError
 from optimizer.model import SLOT, PriceSlot
 from optimizer.price_series import PriceSeries, read_price_csv, slot_grid
+from optimizer.prices.settings import FeedSettings, spot_kind, spot_location
 
 __all__ = ["PriceSeries", "Tariff", "load_tariff", "read_price_csv", "slot_grid"]
 
@@ -160,6 +169,7 @@ def _zone_price(zones: Sequence[_CompiledZone], local: datetime, base: float) ->
 
 
 class SpotSource(_Model):
+    source: Literal["csv"] = "csv"
     csv: Path
     time_column: str = "start"
     price_column: str = "price"
@@ -174,7 +184,13 @@ class TariffFile(_Model):
     description: str = ""
     price: float | None = None
     zones: list[Zone] = Field(default_factory=list)
-    spot: SpotSource | None = None
+    spot: (
+        Annotated[
+            Annotated[SpotSource, Tag("csv")] | Annotated[FeedSettings, Tag("feed")],
+            Discriminator(spot_kind),
+        ]
+        | None
+    ) = None
     markup_per_kwh: float = 0.0
     vat_pct: float = Field(default=0.0, ge=0.0, le=100.0)
     charges_per_kwh: float = 0.0
@@ -209,13 +225,33 @@ class Tariff:
         """End of the published prices; None for a fixed tariff, which is known forever."""
         return self._spot.end if self._spot is not None else None
 
+    def with_spot(self, spot: PriceSeries) -> Tariff:
+        """This tariff on another spot series: a live feed's cached prices, for example."""
+        return Tariff(self.spec, spot)
+
+    @property
+    def feed_settings(self) -> FeedSettings | None:
+        """The live feed named in `[spot] source = "..."`, or None for a CSV or fixed tariff."""
+        spot = self.spec.spot
+        return None if spot is None or isinstance(spot, SpotSource) else spot
+
+    @property
+    def spot_series(self) -> PriceSeries | None:
+        return self._spot
+
+    @property
+    def known_span(self) -> tuple[datetime, datetime] | None:
+        """`[start, end)` of the spot series; None for a fixed tariff (known forever)."""
+        return (self._spot.starts[0], self._spot.end) if self._spot is not None else None
+
     def price_at(self, at: datetime) -> float | None:
         local = at.astimezone(self.tz)
         spec = self.spec
         if spec.kind == "fixed":
             assert spec.price is not None
             return _zone_price(self._zones, local, spec.price)
-        assert self._spot is not None
+        if self._spot is None:  # a live feed with nothing fetched yet: unknown, not zero
+            return None
         spot = self._spot.price_at(at)
         if spot is None:
             return None
@@ -245,9 +281,11 @@ def load_tariff(path: Path) -> Tariff:
         lines = []
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
+            loc, owner = spot_location(tuple(error["loc"]))
             if error["type"] == "extra_forbidden":
-                message = f"unknown key; known keys: {', '.join(sorted(TariffFile.model_fields))}"
-            lines.append(_tariff_problem(path, tuple(error["loc"]), message))
+                known = owner.model_fields if owner is not None else TariffFile.model_fields
+                message = f"unknown key; known keys: {', '.join(sorted(known))}"
+            lines.append(_tariff_problem(path, loc, message))
         raise InputError("\n".join(lines)) from None
     if spec.kind == "fixed":
         if spec.price is None:
@@ -264,6 +302,8 @@ def load_tariff(path: Path) -> Tariff:
             f"{path}: a dynamic tariff prices energy from its spot series; put time-variable "
             f"charges in [[charge_zones]] instead of 'price'/'zones'"
         )
+    if not isinstance(spec.spot, SpotSource):
+        return Tariff(spec, None)  # prices come from the feed's cache; see optimizer.prices.live
     series = read_price_csv(
         (path.parent / spec.spot.csv).resolve(),
         time_column=spec.spot.time_column,

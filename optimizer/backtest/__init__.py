@@ -1,0 +1,1 @@
+"""What smart charging would have saved: strategies replayed on real prices and sessions."""
