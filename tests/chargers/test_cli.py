@@ -38,8 +38,7 @@ async def cli(*args: str) -> tuple[int, str, str]:
         sys.executable, "-m", "optimizer", "charger", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await process.wait(), out.decode(), err.decode()
 
 
 def write_config(folder: Path, name: str, kind: str, table: str) -> Path:
