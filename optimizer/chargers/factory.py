@@ -100,7 +100,8 @@ async def open_chargers(
                 system = systems.get((ocpp.host, ocpp.port))
                 if system is None:
                     system = CentralSystem(clock, host=ocpp.host, port=ocpp.port,
-                                           ssl_context=_tls(ocpp, base))
+                                           ssl_context=_tls(ocpp, base),
+                                           allow_insecure=ocpp.allow_insecure)
                     systems[(ocpp.host, ocpp.port)] = system
                 password = read_secret(_resolve(base, ocpp.password_file), "OCPP password",
                                        _key(config, "password_file"))

@@ -4,6 +4,9 @@ if-chains, so a new status string is one line)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +20,8 @@ from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.meter import TO_KILO
 from optimizer.model import ChargerState, MeterReading
 from optimizer.ports import Clock
+
+log = logging.getLogger(__name__)
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -104,6 +109,11 @@ class SessionEvents(Protocol):
 
     def transaction_seen(self, transaction_id: str) -> None: ...
 
+    def occupied(self, details: Mapping[str, Any]) -> None:
+        """2.0.1 `Occupied`: a car is on the connector, charging or not (that is for
+        TransactionEvent to say), so a charging state already known must stay."""
+        ...
+
     def meter(self, readings: Sequence[MeterReading]) -> None: ...
 
 
@@ -141,10 +151,51 @@ class OcppSession(Protocol):
 
     async def remote_stop(self, transaction_id: str) -> bool: ...
 
+    async def request_transaction(self) -> bool:
+        """Ask the station to report its running transaction (2.0.1: TriggerMessage
+        TransactionEvent, else GetTransactionStatus for queued events). True when a report
+        is coming; False when the station says there is none or the version cannot ask."""
+        ...
+
 
 def iso_utc(at: datetime) -> str:
     """OCPP timestamps: UTC with a `Z`, whole seconds."""
     return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+MAX_FRAME_DEPTH = 32
+"""JSON nesting an OCPP frame may have. The deepest real frame, a SetChargingProfile inside a
+CALL, nests 6 levels; a 100,000-deep frame would blow Python's recursion limit in `json.loads`
+and end the station's session with 1011, so it is refused before parsing."""
+
+_CALL_ID = re.compile(r'\A\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+
+def frame_depth_exceeds(raw: str | bytes, limit: int = MAX_FRAME_DEPTH) -> bool:
+    """True when `raw` nests arrays/objects deeper than `limit` (strings are skipped properly,
+    brackets inside them do not count). Linear, and stops at the first level too deep."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the common case: cannot be that deep
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 class SessionHandlers:
@@ -154,6 +205,24 @@ class SessionHandlers:
     _settings: SessionSettings
     _heartbeat_result: ClassVar[Callable[..., Any]]
     """The version's `call_result.Heartbeat`."""
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """Refuse frames nested too deep before the library parses them: a CALL gets a
+        CALLERROR FormationViolation, anything else is dropped with a warning; the session
+        goes on either way."""
+        if frame_depth_exceeds(raw_msg):
+            station = getattr(self, "id", "?")
+            text = raw_msg.decode("utf-8", "replace") if isinstance(raw_msg, bytes) else raw_msg
+            call_id = _CALL_ID.match(text)
+            log.warning("OCPP: station '%s' sent a frame nested deeper than %d levels; %s",
+                        station, MAX_FRAME_DEPTH,
+                        "answered FormationViolation" if call_id else "dropped it")
+            if call_id:
+                await self._send(json.dumps(  # type: ignore[attr-defined]
+                    [4, call_id.group(1), "FormationViolation",
+                     f"JSON nested deeper than {MAX_FRAME_DEPTH} levels", {}]))
+            return
+        await super().route_message(raw_msg)  # type: ignore[misc]
 
     @after("BootNotification")
     def after_boot(self, **_: Any) -> None:
