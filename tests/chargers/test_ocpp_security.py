@@ -163,7 +163,7 @@ async def test_stop_without_a_transaction_anywhere_sends_no_stop(
 
 
 def test_the_central_system_refuses_plain_ws_on_the_network(clock: FakeClock) -> None:
-    with pytest.raises(ValueError, match="'0.0.0.0' without TLS"):
+    with pytest.raises(ValueError, match=r"'0\.0\.0\.0' without TLS"):
         CentralSystem(clock, host="0.0.0.0")
     assert CentralSystem(clock, host="0.0.0.0", allow_insecure=True).station_ids == []
     assert CentralSystem(clock, host="::1").station_ids == []
