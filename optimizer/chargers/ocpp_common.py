@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -273,7 +274,12 @@ def parse_meter_values(
             scale = TO_KILO.get(unit)
             if scale is None:
                 continue
-            value = float(sample["value"]) * multiplier * scale
+            try:
+                value = float(sample["value"]) * multiplier * scale
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if not math.isfinite(value):
+                continue  # "NaN" or 1e400 from a station is no reading (and no JSON)
             if measurand == _ENERGY:
                 energy_kwh = value
             elif measurand == _POWER:

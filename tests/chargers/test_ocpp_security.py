@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from ocpp.v16 import call as call16
 from websockets.asyncio.client import connect
 
 from optimizer.chargers.central_system import CentralSystem
@@ -167,3 +168,18 @@ def test_the_central_system_refuses_plain_ws_on_the_network(clock: FakeClock) ->
         CentralSystem(clock, host="0.0.0.0")
     assert CentralSystem(clock, host="0.0.0.0", allow_insecure=True).station_ids == []
     assert CentralSystem(clock, host="::1").station_ids == []
+
+
+async def test_meter_values_that_are_not_finite_are_no_readings(
+        central: tuple[CentralSystem, OcppCharger], clock: FakeClock) -> None:
+    system, charger = central
+    async with Connected(system.url(), "CP1", PASSWORD, "ocpp1.6", clock) as station:
+        await station.boot()
+        await station.send_meter(2000.0, 7000.0, clock.now())
+        for bad in ("NaN", "1e400", "-inf"):
+            await station.call(call16.MeterValues(connector_id=1, meter_value=[{
+                "timestamp": "2026-11-22T01:00:00Z",
+                "sampled_value": [{"value": bad, "measurand": "Power.Active.Import",
+                                   "unit": "W"}]}]), suppress=False)
+        status = await charger.status()
+        assert (status.power_kw, status.energy_kwh) == (7.0, 2.0)

@@ -157,3 +157,12 @@ def test_the_cli_refuses_a_map_path(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "chargers[0].modbus.model: '../keba_p30' is a map name, not a path" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("wait", ["nan", "0", "-1", "inf", "1e9"])
+def test_the_charger_wait_is_bounded(tmp_path: Path, wait: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CLI_CONFIG)
+    result = _cli("charger", "status", "--wait", wait, "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --wait must be more than 0 and at most 3600")
