@@ -164,6 +164,35 @@ def iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+_LOGGED_CHARS = 500
+
+
+class StationFaultsInOneLine(logging.Filter):
+    """The `ocpp` library logs a station's malformed or unknown request with a traceback
+    (`logger.exception`) although it answers it with a CALLERROR and carries on. That is the
+    station's mistake, not ours: log it as one warning line, and cut frames quoted in logs
+    (a station may send a megabyte) to a few hundred characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, OCPPError) or len(str(record.msg)) > _LOGGED_CHARS or any(
+                isinstance(arg, str | bytes) and len(arg) > _LOGGED_CHARS
+                for arg in (record.args if isinstance(record.args, tuple) else ())):
+            message = record.getMessage()
+            if len(message) > _LOGGED_CHARS:
+                message = f"{message[:_LOGGED_CHARS]}... ({len(message)} characters)"
+            record.msg, record.args = message, ()
+        if isinstance(error, OCPPError):
+            record.msg = f"{record.msg} ({type(error).__name__}; answered with a CALLERROR)"
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+OCPP_LOG = logging.getLogger("ocpp")
+if not any(isinstance(f, StationFaultsInOneLine) for f in OCPP_LOG.filters):
+    OCPP_LOG.addFilter(StationFaultsInOneLine())
+
 MAX_FRAME_DEPTH = 32
 """JSON nesting an OCPP frame may have. The deepest real frame, a SetChargingProfile inside a
 CALL, nests 6 levels; a 100,000-deep frame would blow Python's recursion limit in `json.loads`

@@ -183,3 +183,23 @@ async def test_meter_values_that_are_not_finite_are_no_readings(
                                    "unit": "W"}]}]), suppress=False)
         status = await charger.status()
         assert (status.power_kw, status.energy_kwh) == (7.0, 2.0)
+
+
+async def test_a_stations_malformed_requests_are_one_warning_line_not_a_traceback(
+        central: tuple[CentralSystem, OcppCharger], caplog: pytest.LogCaptureFixture) -> None:
+    system, _ = central
+    ws = await connect(f"{system.url()}/CP1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+                       additional_headers=basic_auth("CP1", PASSWORD))
+    try:
+        await ws.send('[2,"x1","SelfDestruct",{}]')  # unknown action: CALLERROR
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))[:3] == [
+            4, "x1", "NotSupported"]
+        await ws.send("[2," + "x" * 5000)  # not JSON: logged (cut short), session goes on
+        await ws.send('[2,"hb","Heartbeat",{}]')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))[:2] == [3, "hb"]
+    finally:
+        await ws.close()
+    from_ocpp = [r for r in caplog.records if r.name == "ocpp" and r.levelno >= logging.WARNING]
+    assert len(from_ocpp) == 2
+    assert all(r.exc_info is None and r.levelno == logging.WARNING for r in from_ocpp)
+    assert all(len(r.getMessage()) < 700 for r in from_ocpp)
