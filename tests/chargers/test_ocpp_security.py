@@ -10,8 +10,8 @@ import base64
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ocpp.v16 import call as call16
@@ -19,25 +19,20 @@ from websockets.asyncio.client import connect
 
 from optimizer.chargers.central_system import CentralSystem
 from optimizer.chargers.errors import ChargerError
-from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.model import ChargerState
-from tests.chargers.conftest import FakeClock
+from tests.chargers.conftest import PASSWORD, RANGE, FakeClock
 from tests.chargers.ocpp_stations import Connected, basic_auth
 from tests.chargers.test_cli import write_config
 from tests.chargers.wallboxes import free_port
 
-PASSWORD = "s3cret-Passw0rd"
-RANGE = CurrentRange(phases=3, voltage_v=230.0, min_current_a=6.0, max_current_a=16.0)
 TOKEN = base64.b64encode(f"CP1:{PASSWORD}".encode()).decode()
 
 
-@pytest.fixture
-async def central(clock: FakeClock) -> AsyncIterator[tuple[CentralSystem, OcppCharger]]:
-    system = CentralSystem(clock, response_timeout_s=5)
-    charger = system.add(OcppCharger("garage", "CP1", PASSWORD, RANGE, clock, wait_timeout_s=5))
-    async with system:
-        yield system, charger
+def raw_station(system: CentralSystem) -> Any:
+    """Station CP1 as a bare WebSocket, to send frames the `ocpp` library never would."""
+    return connect(f"{system.url()}/CP1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+                   additional_headers=basic_auth("CP1", PASSWORD))
 
 
 async def test_authorization_is_redacted_from_debug_logs(
@@ -88,9 +83,7 @@ async def _cli_with_debug(tmp_path: Path) -> None:
 async def test_a_frame_nested_100k_deep_gets_a_formation_violation_not_a_1011(
         central: tuple[CentralSystem, OcppCharger], caplog: pytest.LogCaptureFixture) -> None:
     system, charger = central
-    ws = await connect(f"{system.url()}/CP1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-                       additional_headers=basic_auth("CP1", PASSWORD))
-    try:
+    async with raw_station(system) as ws:
         deep = "[" * 100_000 + "]" * 100_000
         await ws.send(f'[2,"deep-1","Heartbeat",{{"x":{deep}}}]')
         answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -100,8 +93,6 @@ async def test_a_frame_nested_100k_deep_gets_a_formation_violation_not_a_1011(
         answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert answer[:2] == [3, "hb-1"] and "currentTime" in answer[2]  # session alive
         assert charger.connected
-    finally:
-        await ws.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("nested deeper than 32 levels" in w for w in warnings) == 2
 
@@ -188,17 +179,13 @@ async def test_meter_values_that_are_not_finite_are_no_readings(
 async def test_a_stations_malformed_requests_are_one_warning_line_not_a_traceback(
         central: tuple[CentralSystem, OcppCharger], caplog: pytest.LogCaptureFixture) -> None:
     system, _ = central
-    ws = await connect(f"{system.url()}/CP1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-                       additional_headers=basic_auth("CP1", PASSWORD))
-    try:
+    async with raw_station(system) as ws:
         await ws.send('[2,"x1","SelfDestruct",{}]')  # unknown action: CALLERROR
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))[:3] == [
             4, "x1", "NotSupported"]
         await ws.send("[2," + "x" * 5000)  # not JSON: logged (cut short), session goes on
         await ws.send('[2,"hb","Heartbeat",{}]')
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))[:2] == [3, "hb"]
-    finally:
-        await ws.close()
     from_ocpp = [r for r in caplog.records if r.name == "ocpp" and r.levelno >= logging.WARNING]
     assert len(from_ocpp) == 2
     assert all(r.exc_info is None and r.levelno == logging.WARNING for r in from_ocpp)
