@@ -23,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.soc_traces import build_trace
 from optimizer.cardata.messages import parse_message
 from optimizer.soc.estimator import SocEstimator
-from optimizer.soc.traces import build_trace
 
 FILLER = (
     ("vehicle.cabin.infotainment.navigation.currentLocation.latitude", "degrees", 48.1),

@@ -10,8 +10,12 @@ baseline (power / maxEnergy, no losses).
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from optimizer.soc.evaluation import run_harness
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.soc_evaluation import run_harness
 
 
 def main() -> None:

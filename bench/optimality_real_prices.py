@@ -1,5 +1,5 @@
 """Optimality and target-met rate on real DE-LU prices (2024), against the independent SciPy
-reference in tests/planner/reference.py, over many random requests.
+reference in bench/planner_reference.py, over many random requests.
 
 Run: .venv/bin/python bench/optimality_real_prices.py [--count N]
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.planner_reference import reference_cost  # noqa: E402
 from optimizer.planner import PlanOptions, PlanRequest, plan  # noqa: E402
 from optimizer.planner.planner import MIN_AC_POWER_KW  # noqa: E402
 from optimizer.tariffs import load_tariff, read_price_csv  # noqa: E402
-from tests.planner.reference import reference_cost  # noqa: E402
 
 
 def main() -> None:

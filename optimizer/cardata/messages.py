@@ -27,17 +27,15 @@ class MessageError(InputError):
     """A payload that is not a CarData envelope (invalid JSON, missing `vin` or `data`, ...)."""
 
 
-_SNIPPET = 60
-
-
-def _snippet(payload: bytes | str) -> str:
-    text = payload if isinstance(payload, str) else payload[:_SNIPPET * 4].decode("utf-8",
-                                                                                  "replace")
-    return repr(text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else ""))
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Timestamps outside [EARLIEST, LATEST) are a broken clock, not a measurement: they count as
+unreadable (and datetime arithmetic near year 9999 would overflow further down)."""
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as a UTC-aware datetime; None when absent or unreadable.
+    """An ISO-8601 timestamp as a UTC-aware datetime; None when absent, unreadable or outside
+    the plausible years 2000-2099.
 
     BMW stamps everything in UTC with `Z`; a timestamp without an offset is taken as UTC too
     rather than as local time, which would shift it by hours.
@@ -46,11 +44,16 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        in_range = EARLIEST <= parsed < LATEST
+    except (ValueError, OverflowError):  # OverflowError: an offset that pushes past year 9999
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed
+    return parsed if in_range else None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_message(payload: bytes | str, received_at: datetime | None = None) -> list[VehicleEvent]:
@@ -65,16 +68,21 @@ def parse_message(payload: bytes | str, received_at: datetime | None = None) -> 
     """
     if received_at is not None:
         require_aware("received_at", received_at)
+    # Error messages say what is wrong, never what the payload holds: a file that is not a
+    # recording (or a message with someone's location in it) is not echoed into logs.
     try:
-        envelope = json.loads(payload)
+        envelope = json.loads(payload, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise MessageError("CarData message is not UTF-8 text") from None
     except (ValueError, RecursionError) as exc:
-        raise MessageError(f"CarData message is not valid JSON ({exc}): {_snippet(payload)}"
-                           ) from None
+        raise MessageError(f"CarData message is not valid JSON ({exc})") from None
     if not isinstance(envelope, dict):
-        raise MessageError(f"CarData message is not a JSON object: {_snippet(payload)}")
+        raise MessageError("CarData message is not a JSON object")
     vin = envelope.get("vin")
     if not isinstance(vin, str) or not vin:
-        raise MessageError(f"CarData message has no 'vin': {_snippet(payload)}")
+        raise MessageError("CarData message has no 'vin'")
+    if len(vin) > 64 or not vin.isprintable():
+        raise MessageError("CarData message has a 'vin' that is not a VIN")
     data = envelope.get("data")
     if not isinstance(data, dict):
         raise MessageError(f"CarData message for {vin} has no 'data' object")
@@ -85,8 +93,8 @@ def parse_message(payload: bytes | str, received_at: datetime | None = None) -> 
         sent_at = received_at
     if sent_at is None or received_at is None:
         raise MessageError(
-            f"CarData message for {vin} has no valid 'timestamp' "
-            f"(got {envelope.get('timestamp')!r}) and no arrival time was given"
+            f"CarData message for {vin} has no valid 'timestamp' (ISO 8601, years "
+            f"{EARLIEST.year}-{LATEST.year - 1}) and no arrival time was given"
         )
 
     return _events(vin, data, sent_at, received_at)

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from optimizer.cardata.files import locked, read_json, write_json_atomic
+from optimizer.cardata.files import (
+    locked,
+    read_json,
+    remove_stale_temp_files,
+    write_json_atomic,
+)
 from optimizer.errors import UserError
 
 LEDGER_FILE = "cardata_quota.json"
@@ -47,6 +52,7 @@ class QuotaLedger:
     def __init__(self, state_dir: Path, *, limit: int = DAILY_LIMIT,
                  reserve: int = DEFAULT_RESERVE) -> None:
         self.path = state_dir / LEDGER_FILE
+        remove_stale_temp_files(self.path)
         self.limit = limit
         self.reserve = reserve
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from optimizer.cardata.files import read_json, write_json_atomic
+from optimizer.cardata.files import read_json, remove_stale_temp_files, write_json_atomic
 from optimizer.cardata.jwt import claims
 from optimizer.errors import InputError, UserError
 
@@ -117,6 +117,7 @@ class TokenStore:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / TOKEN_FILE
+        remove_stale_temp_files(self.path)  # a killed writer's leftover holds full tokens
 
     def load(self) -> TokenSet | None:
         data = read_json(self.path)

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import logging
+import re
 import ssl
 from http import HTTPStatus
 from pathlib import Path
@@ -27,6 +28,7 @@ from optimizer.chargers.ocpp16 import Session16
 from optimizer.chargers.ocpp201 import Session201
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.chargers.ocpp_common import SessionSettings
+from optimizer.hosts import is_loopback
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,27 @@ _SESSIONS: dict[str, type[Session16] | type[Session201]] = {
 _PREFIX = "/ocpp/"
 _NO_PASSWORD = b"\x00" * 32
 """Compared against when the station is unknown, so an unknown id costs the same time."""
+
+
+_CREDENTIAL_HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization)\b(\s*[:=]?\s*)(.+)")
+
+
+class RedactCredentials(logging.Filter):
+    """Blanks `Authorization` header values in log records at every level: websockets logs
+    each handshake header at DEBUG, and a station's Basic credentials are its password in
+    base64. The record keeps the header name, so the log still shows one was sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "uthorization" in message or "UTHORIZATION" in message:
+            record.msg = _CREDENTIAL_HEADER.sub(r"\1\2[redacted]", message)
+            record.args = ()
+        return True
+
+
+WEBSOCKETS_LOG = logging.getLogger("websockets.server")
+if not any(isinstance(f, RedactCredentials) for f in WEBSOCKETS_LOG.filters):
+    WEBSOCKETS_LOG.addFilter(RedactCredentials())
 
 
 def station_id_from_path(path: str) -> str | None:
@@ -78,9 +101,13 @@ class CentralSystem:
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        allow_insecure: bool = False,
         heartbeat_s: int = 300,
         response_timeout_s: float = 30.0,
     ) -> None:
+        if ssl_context is None and not allow_insecure and not is_loopback(host):
+            raise ValueError(f"central system on '{host}' without TLS would take station "
+                             f"passwords in clear; pass ssl_context (or allow_insecure=True)")
         self._clock = clock
         self._host = host
         self._port = port
@@ -120,6 +147,7 @@ class CentralSystem:
             process_request=self._authenticate,
             ssl=self._ssl,
             ping_interval=None,  # stations keep the link alive with OCPP Heartbeats
+            logger=WEBSOCKETS_LOG,  # the one with the credentials filter
         )
 
     async def close(self) -> None:

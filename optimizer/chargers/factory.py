@@ -44,6 +44,10 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else base / path.expanduser()
 
 
+def _key(config: ChargerConfig, field: str) -> str:
+    return f"{field} in [chargers.{config.kind}] of charger '{config.name}'"
+
+
 def _is_ready(station: OcppCharger) -> bool:
     return station.ready
 
@@ -87,7 +91,8 @@ async def open_chargers(
                     retries=mb.retries))
             elif config.homeassistant is not None and config.kind == "homeassistant":
                 ha = config.homeassistant
-                token = read_secret(_resolve(base, ha.token_file), "Home Assistant token")
+                token = read_secret(_resolve(base, ha.token_file), "Home Assistant token",
+                                    _key(config, "token_file"))
                 chargers[config.name] = await stack.enter_async_context(
                     HomeAssistantCharger(config.name, ha, token, limits, clock))
             elif config.ocpp is not None and config.kind == "ocpp":
@@ -95,9 +100,11 @@ async def open_chargers(
                 system = systems.get((ocpp.host, ocpp.port))
                 if system is None:
                     system = CentralSystem(clock, host=ocpp.host, port=ocpp.port,
-                                           ssl_context=_tls(ocpp, base))
+                                           ssl_context=_tls(ocpp, base),
+                                           allow_insecure=ocpp.allow_insecure)
                     systems[(ocpp.host, ocpp.port)] = system
-                password = read_secret(_resolve(base, ocpp.password_file), "OCPP password")
+                password = read_secret(_resolve(base, ocpp.password_file), "OCPP password",
+                                       _key(config, "password_file"))
                 station = system.add(OcppCharger(
                     config.name, ocpp.station_id, password, limits, clock,
                     connector_id=ocpp.connector_id, id_tag=ocpp.id_tag))

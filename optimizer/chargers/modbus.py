@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -18,7 +19,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
-from optimizer.chargers.errors import ChargerError
+from optimizer.chargers.errors import ChargerError, DeviceFault
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.meter import MeterFeed
 from optimizer.chargers.modbus_map import Register, RegisterMap
@@ -42,6 +43,10 @@ EXCEPTION_NAMES: dict[int, str] = {
 }
 RETRYABLE_EXCEPTIONS = frozenset({5, 6, 10, 11})
 """Exception codes that mean "not now" rather than "never": retried like timeouts."""
+
+
+def _hex(words: list[int]) -> str:
+    return " ".join(f"{word:04X}" for word in words)
 
 
 class ModbusCharger:
@@ -137,7 +142,11 @@ class ModbusCharger:
         return self.map.registers[name]
 
     async def read_raw(self, name: str) -> Value:
-        """The register's value as the box stores it (shift/mask applied, no scaling)."""
+        """The register's value as the box stores it (shift/mask applied, no scaling).
+
+        Raises `DeviceFault` for what no working box says: NaN or infinity, text that is not
+        text, or a value outside the map's physical range for this register.
+        """
         reg = self._register(name)
         what = f"reading {name} ({reg.table} {reg.address})"
         client, unit = self._client, self.unit_id
@@ -150,17 +159,43 @@ class ModbusCharger:
                   else client.read_input_registers)
         response = await self._request(
             what, lambda: reader(reg.address, count=reg.words, device_id=unit))
+        words: list[int] = list(response.registers)
+        if len(words) != reg.words:
+            raise self._fault(name, f"answered {len(words)} registers instead of {reg.words}")
+        if reg.type == "string":
+            return self._text(name, words)
         value = client.convert_from_registers(
-            response.registers, client.DATATYPE[reg.type.upper()], word_order=reg.word_order)
-        if isinstance(value, str):
-            return value.strip("\x00 ")
+            words, client.DATATYPE[reg.type.upper()], word_order=reg.word_order)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self._fault(name, f"reads {value} (all words {_hex(words)})")
+        if not isinstance(value, int | float):
+            raise self._fault(name, f"decoded to a {type(value).__name__}, not a number")
         if isinstance(value, int) and (reg.shift or reg.mask is not None):
             value >>= reg.shift
             if reg.mask is not None:
                 value &= reg.mask
-        if not isinstance(value, int | float):
-            raise ChargerError(f"charger '{self.name}': {name} decoded to {value!r}")
+        if not reg.in_range(value / reg.scale):
+            raise self._fault(name, f"reads {value / reg.scale:g} (words {_hex(words)}), "
+                                    f"outside the {reg.range_text()} a working box reports")
         return value
+
+    def _text(self, name: str, words: list[int]) -> str:
+        data = b"".join(struct.pack(">H", word) for word in words).rstrip(b"\x00 ")
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise self._fault(name, f"holds bytes that are not text ({_hex(words)})") from None
+        if not text.isprintable():
+            raise self._fault(name, f"holds control characters, not text ({_hex(words)})")
+        return text.strip()
+
+    def _fault(self, name: str, problem: str) -> DeviceFault:
+        reg = self._register(name)
+        return DeviceFault(
+            f"charger '{self.name}' ({self.map.device.model} at {self._address}, unit "
+            f"{self.unit_id}): device fault: {name} ({reg.table} {reg.address}) {problem}; "
+            f"check the box, and that model = the right map for it"
+        )
 
     async def read(self, name: str) -> float:
         """The register's physical value (A, kW, kWh...), i.e. raw / scale."""
@@ -227,7 +262,8 @@ class ModbusCharger:
     async def _verify(self, current_a: float) -> None:
         name = self.map.control.readback or self.map.control.current
         applied_a = await self.read(name)
-        if abs(applied_a - current_a) * self._register(name).scale > 0.5:
+        # written as "not within" so that a NaN read-back (never within anything) fails too
+        if not abs(applied_a - current_a) * self._register(name).scale <= 0.5:
             raise ChargerError(
                 f"charger '{self.name}': wrote {current_a:g} A but {name} reads back "
                 f"{applied_a:g} A; the box did not take the limit"
@@ -271,13 +307,23 @@ class ModbusCharger:
     # -- heartbeat -----------------------------------------------------------------------
 
     async def resolve_heartbeat_period_s(self) -> float | None:
-        """The keep-alive period: from the box's own timeout register where the map has one."""
+        """The keep-alive period: from the box's own timeout register where the map has one.
+
+        A timeout the box cannot be trusted on (unreadable, a device fault, 0 = off) leaves the
+        map's period and a timeout that matches it: the keep-alive goes on either way.
+        """
         heartbeat = self.map.heartbeat
         if heartbeat is None:
             return None
         period_s = heartbeat.period_s
+        self._timeout_value = round(period_s * heartbeat.timeout_divisor * heartbeat.timeout_scale)
         if heartbeat.timeout_register is not None:
-            raw = await self.read_raw(heartbeat.timeout_register)
+            try:
+                raw = await self.read_raw(heartbeat.timeout_register)
+            except ChargerError as exc:
+                self.last_error = str(exc)
+                log.warning("%s; keeping the map's heartbeat of %g s", exc, period_s)
+                raw = 0
             if isinstance(raw, int | float) and raw > 0:
                 self._timeout_value = int(raw)
                 period_s = max(1.0, raw / heartbeat.timeout_scale / heartbeat.timeout_divisor)
@@ -307,7 +353,9 @@ class ModbusCharger:
                 await self.write(action.write, action.value)
 
     async def run_heartbeat(self, ticker: Ticker = asyncio.sleep) -> None:
-        """Keep the box alive until cancelled; a failed beat is logged and retried next period."""
+        """Keep the box alive until cancelled, at the period fixed at the start (the box's or
+        the map's). A failed beat, a device fault included, is logged, kept in `last_error`
+        and retried next period: this task only ends when it is cancelled."""
         period_s = await self.resolve_heartbeat_period_s()
         if period_s is None:
             return
@@ -319,6 +367,9 @@ class ModbusCharger:
             except ChargerError as exc:
                 self.last_error = str(exc)
                 log.warning("%s", exc)
+            except Exception as exc:  # a bug must not silently drop the box into failsafe
+                self.last_error = f"charger '{self.name}': heartbeat failed: {exc!r}"
+                log.exception("charger '%s': heartbeat failed; retrying next period", self.name)
 
     def start_heartbeat(self, ticker: Ticker = asyncio.sleep) -> None:
         if self._heartbeat is None and self.map.heartbeat is not None:

@@ -28,7 +28,7 @@ REGISTER_WORDS: dict[str, int] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Register(_Strict):
@@ -46,6 +46,11 @@ class Register(_Strict):
     """Status fields packed in a register: value = (raw >> shift) & mask."""
     write: Literal["single", "multiple", "coil"] | None = None
     """Function code used to write: FC06, FC16 or FC05. None = read-only."""
+    low: float | None = Field(default=None, alias="min")
+    high: float | None = Field(default=None, alias="max")
+    """The physical range (after scale, shift and mask) a working box reports; outside it the
+    driver reports a device fault instead of passing the value on. Vendors' tables give the
+    codes and ratings; a 0xFFFF filler or a 4,295 kW "power" is what this catches."""
 
     @property
     def words(self) -> int:
@@ -65,7 +70,20 @@ class Register(_Strict):
             raise ValueError("only holding registers can be written with FC06/FC16")
         if self.write == "single" and self.words != 1:
             raise ValueError("FC06 writes one register; use write = 'multiple' for this type")
+        if self.type == "string" and (self.low is not None or self.high is not None):
+            raise ValueError("min/max apply to numbers, not to a string register")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"min ({self.low:g}) is above max ({self.high:g})")
         return self
+
+    def in_range(self, physical: float) -> bool:
+        return ((self.low is None or physical >= self.low)
+                and (self.high is None or physical <= self.high))
+
+    def range_text(self) -> str:
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{low}..{high}"
 
 
 class StatusRule(_Strict):

@@ -234,3 +234,7 @@ class Session16(SessionHandlers, ChargePoint):  # type: ignore[misc]
         result = await self._call(call.RemoteStopTransaction(transaction_id=int(transaction_id)))
         return bool(result.status == enums.RemoteStartStopStatus.accepted)
 
+    async def request_transaction(self) -> bool:
+        # 1.6 cannot trigger a StartTransaction; the id comes with the next MeterValues.
+        return False
+

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
+from websockets.exceptions import ConnectionClosed
 
+from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.ocpp_common import (
     CHARGING_STATE_201,
@@ -28,6 +31,8 @@ from optimizer.chargers.ocpp_common import (
 )
 from optimizer.model import ChargerState
 
+log = logging.getLogger(__name__)
+
 _remote_start_ids = itertools.count(1)
 _ACCEPTED = {"status": enums.AuthorizationStatusEnumType.accepted}
 
@@ -39,6 +44,8 @@ class Session201(SessionHandlers, ChargePoint):  # type: ignore[misc]
     def __init__(self, station_id: str, connection: Any, settings: SessionSettings) -> None:
         super().__init__(station_id, connection, response_timeout=settings.response_timeout_s)
         self._settings = settings
+        self._transaction_seen = False
+        """A TransactionEvent for our EVSE arrived on this connection."""
 
     # -- requests from the station -------------------------------------------------------
 
@@ -62,13 +69,25 @@ class Session201(SessionHandlers, ChargePoint):  # type: ignore[misc]
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> Any:
         if evse_id == self._settings.connector_id:
-            state = CONNECTOR_STATUS_201.get(connector_status, ChargerState.UNKNOWN)
-            self._settings.events.status_changed(state, {"status": connector_status})
+            if connector_status == enums.ConnectorStatusEnumType.occupied:
+                self._settings.events.occupied({"status": connector_status})
+            else:
+                state = CONNECTOR_STATUS_201.get(connector_status, ChargerState.UNKNOWN)
+                self._settings.events.status_changed(state, {"status": connector_status})
         return call_result.StatusNotification()
 
     @after(enums.Action.status_notification)
-    def after_status(self, **_: Any) -> None:
+    async def after_status(self, connector_status: str, evse_id: int, **_: Any) -> None:
         self._settings.events.session_ready(self)
+        occupied = connector_status == enums.ConnectorStatusEnumType.occupied
+        if occupied and evse_id == self._settings.connector_id and not self._transaction_seen:
+            # A reconnecting station may say Occupied before its queued TransactionEvents:
+            # ask for the transaction now, so status and stop do not wait for the queue.
+            try:
+                await self.request_transaction()
+            except (ChargerError, ConnectionClosed) as exc:
+                log.warning("OCPP: station '%s': could not ask for its transaction: %s",
+                            self.id, exc)
 
     @on(enums.Action.meter_values)
     def on_meter_values(self, evse_id: int, meter_value: list[Any], **_: Any) -> Any:
@@ -89,6 +108,7 @@ class Session201(SessionHandlers, ChargePoint):  # type: ignore[misc]
     ) -> Any:
         evse = kwargs.get("evse") or {}
         if evse.get("id", self._settings.connector_id) == self._settings.connector_id:
+            self._transaction_seen = True
             received_at = parse_time(timestamp, self._settings.clock.now())
             self._settings.events.meter(
                 parse_meter_values(self.id, kwargs.get("meter_value") or [], received_at)
@@ -225,3 +245,12 @@ class Session201(SessionHandlers, ChargePoint):  # type: ignore[misc]
             self, call.RequestStopTransaction(transaction_id=transaction_id)
         )
         return bool(result.status == enums.RequestStartStopStatusEnumType.accepted)
+
+    async def request_transaction(self) -> bool:
+        evse = datatypes.EVSEType(id=self._settings.connector_id)
+        triggered = await checked_call(self, call.TriggerMessage(
+            requested_message=enums.MessageTriggerEnumType.transaction_event, evse=evse))
+        if triggered.status == enums.TriggerMessageStatusEnumType.accepted:
+            return True
+        status = await checked_call(self, call.GetTransactionStatus())
+        return bool(status.messages_in_queue)

@@ -142,6 +142,12 @@ class OcppCharger:
         if self._transaction_id is None:
             self.transaction_changed(transaction_id)
 
+    def occupied(self, details: Mapping[str, Any]) -> None:
+        if self._state not in (ChargerState.CHARGING, ChargerState.PLUGGED):
+            self._state = ChargerState.PLUGGED
+        self._details.update(details)
+        self._notify()
+
     def meter(self, readings: Sequence[MeterReading]) -> None:
         for reading in readings:
             named = MeterReading(self.name, reading.measured_at, reading.energy_kwh,
@@ -194,8 +200,18 @@ class OcppCharger:
             raise ChargerError(f"charger '{self.name}': the station rejected the remote start")
 
     async def stop(self) -> None:
+        """Stop the running transaction and return once the station has ended it.
+
+        Without a known transaction id (a station that reconnected and said `Occupied`
+        before its queued TransactionEvents), the station is asked for its transaction
+        first; "nothing to stop" is only concluded when it says there is none.
+        """
         session = self._require_session()
-        if self._transaction_id is None:
+        if self._transaction_id is None and await session.request_transaction():
+            await self.wait_until(lambda: self._transaction_id is not None,
+                                  what="the station to report its running transaction")
+        transaction_id = self._transaction_id
+        if transaction_id is None:
             if self._state is ChargerState.CHARGING:
                 raise ChargerError(
                     f"charger '{self.name}': the station is charging in a transaction that "
@@ -203,8 +219,11 @@ class OcppCharger:
                     f"values, try again then"
                 )
             return
-        if not await session.remote_stop(self._transaction_id):
+        if not await session.remote_stop(transaction_id):
             raise ChargerError(f"charger '{self.name}': the station rejected the remote stop")
+        await self.wait_until(lambda: self._transaction_id != transaction_id,
+                              what=f"the station to end transaction {transaction_id} (it "
+                                   f"accepted the stop but has not confirmed it)")
 
     async def set_current_limit(self, current_a: float) -> None:
         current_a = self.limits.clamp_a(current_a)

@@ -4,6 +4,10 @@ if-chains, so a new status string is one line)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +21,8 @@ from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.meter import TO_KILO
 from optimizer.model import ChargerState, MeterReading
 from optimizer.ports import Clock
+
+log = logging.getLogger(__name__)
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -104,6 +110,11 @@ class SessionEvents(Protocol):
 
     def transaction_seen(self, transaction_id: str) -> None: ...
 
+    def occupied(self, details: Mapping[str, Any]) -> None:
+        """2.0.1 `Occupied`: a car is on the connector, charging or not (that is for
+        TransactionEvent to say), so a charging state already known must stay."""
+        ...
+
     def meter(self, readings: Sequence[MeterReading]) -> None: ...
 
 
@@ -141,10 +152,80 @@ class OcppSession(Protocol):
 
     async def remote_stop(self, transaction_id: str) -> bool: ...
 
+    async def request_transaction(self) -> bool:
+        """Ask the station to report its running transaction (2.0.1: TriggerMessage
+        TransactionEvent, else GetTransactionStatus for queued events). True when a report
+        is coming; False when the station says there is none or the version cannot ask."""
+        ...
+
 
 def iso_utc(at: datetime) -> str:
     """OCPP timestamps: UTC with a `Z`, whole seconds."""
     return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+_LOGGED_CHARS = 500
+
+
+class StationFaultsInOneLine(logging.Filter):
+    """The `ocpp` library logs a station's malformed or unknown request with a traceback
+    (`logger.exception`) although it answers it with a CALLERROR and carries on. That is the
+    station's mistake, not ours: log it as one warning line, and cut frames quoted in logs
+    (a station may send a megabyte) to a few hundred characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, OCPPError) or len(str(record.msg)) > _LOGGED_CHARS or any(
+                isinstance(arg, str | bytes) and len(arg) > _LOGGED_CHARS
+                for arg in (record.args if isinstance(record.args, tuple) else ())):
+            message = record.getMessage()
+            if len(message) > _LOGGED_CHARS:
+                message = f"{message[:_LOGGED_CHARS]}... ({len(message)} characters)"
+            record.msg, record.args = message, ()
+        if isinstance(error, OCPPError):
+            record.msg = f"{record.msg} ({type(error).__name__}; answered with a CALLERROR)"
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+OCPP_LOG = logging.getLogger("ocpp")
+if not any(isinstance(f, StationFaultsInOneLine) for f in OCPP_LOG.filters):
+    OCPP_LOG.addFilter(StationFaultsInOneLine())
+
+MAX_FRAME_DEPTH = 32
+"""JSON nesting an OCPP frame may have. The deepest real frame, a SetChargingProfile inside a
+CALL, nests 6 levels; a 100,000-deep frame would blow Python's recursion limit in `json.loads`
+and end the station's session with 1011, so it is refused before parsing."""
+
+_CALL_ID = re.compile(r'\A\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+
+def frame_depth_exceeds(raw: str | bytes, limit: int = MAX_FRAME_DEPTH) -> bool:
+    """True when `raw` nests arrays/objects deeper than `limit` (strings are skipped properly,
+    brackets inside them do not count). Linear, and stops at the first level too deep."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the common case: cannot be that deep
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 class SessionHandlers:
@@ -154,6 +235,24 @@ class SessionHandlers:
     _settings: SessionSettings
     _heartbeat_result: ClassVar[Callable[..., Any]]
     """The version's `call_result.Heartbeat`."""
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """Refuse frames nested too deep before the library parses them: a CALL gets a
+        CALLERROR FormationViolation, anything else is dropped with a warning; the session
+        goes on either way."""
+        if frame_depth_exceeds(raw_msg):
+            station = getattr(self, "id", "?")
+            text = raw_msg.decode("utf-8", "replace") if isinstance(raw_msg, bytes) else raw_msg
+            call_id = _CALL_ID.match(text)
+            log.warning("OCPP: station '%s' sent a frame nested deeper than %d levels; %s",
+                        station, MAX_FRAME_DEPTH,
+                        "answered FormationViolation" if call_id else "dropped it")
+            if call_id:
+                await self._send(json.dumps(  # type: ignore[attr-defined]
+                    [4, call_id.group(1), "FormationViolation",
+                     f"JSON nested deeper than {MAX_FRAME_DEPTH} levels", {}]))
+            return
+        await super().route_message(raw_msg)  # type: ignore[misc]
 
     @after("BootNotification")
     def after_boot(self, **_: Any) -> None:
@@ -204,7 +303,12 @@ def parse_meter_values(
             scale = TO_KILO.get(unit)
             if scale is None:
                 continue
-            value = float(sample["value"]) * multiplier * scale
+            try:
+                value = float(sample["value"]) * multiplier * scale
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if not math.isfinite(value):
+                continue  # "NaN" or 1e400 from a station is no reading (and no JSON)
             if measurand == _ENERGY:
                 energy_kwh = value
             elif measurand == _POWER:

@@ -88,14 +88,20 @@ async def _act(args: argparse.Namespace, config: ChargerConfig, base: Path) -> d
         return result
 
 
+MAX_WAIT_S = 3600.0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "set" and not args.current >= 0:
         raise InputError(f"--current must be 0 or more amperes (got {args.current:g})")
+    if not 0 < args.wait <= MAX_WAIT_S:  # also refuses NaN
+        raise InputError(f"--wait must be more than 0 and at most {MAX_WAIT_S:g} seconds "
+                         f"(got {args.wait:g})")
     config = load_config(args.config)
     charger = pick_charger(config, args.charger)
     result = asyncio.run(_act(args, charger, args.config.resolve().parent))
     if args.json:
-        print(json.dumps(result, default=str))
+        print(json.dumps(result, default=str, allow_nan=False))
         return 0
     if "applied_a" in result:
         note = "" if result["applied_a"] == args.current else (

@@ -17,12 +17,14 @@ import json
 import sys
 from pathlib import Path
 
+from optimizer.cardata.recording import read_recording
 from optimizer.errors import InputError
 from optimizer.soc.estimator import SocEstimator
 from optimizer.soc.learning import LearnedVehicle
 from optimizer.soc.replay import (
     Fleet,
     ReplayStats,
+    check_every,
     estimator_factory,
     format_time,
     learned_key,
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--capacity", type=float, metavar="KWH",
                         help="usable capacity until the car reports maxEnergy")
     parser.add_argument("--every", type=float, default=60.0, metavar="SECONDS",
-                        help="output interval (default 60)")
+                        help="output interval, 1 to 86400 (default 60)")
     parser.add_argument("--store", type=Path, metavar="STATE.sqlite",
                         help="load and save what was learned per vehicle")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
@@ -52,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if args.capacity is not None and not 0.0 < args.capacity <= 250.0:
         raise InputError(f"--capacity must be in (0, 250] kWh, got {args.capacity:g}")
-    if args.every <= 0:
-        raise InputError(f"--every must be a positive number of seconds, got {args.every:g}")
+    check_every(args.every)
     meter = read_meter_csv(args.meter) if args.meter is not None else []
     store = SqliteStore(args.store) if args.store is not None else None
 
@@ -62,31 +63,27 @@ def run(args: argparse.Namespace) -> int:
 
     fleet = Fleet(estimator_factory(args.capacity, learned))
     stats = ReplayStats()
-    try:
-        handle = args.stream.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"stream file {args.stream}: {exc.strerror}") from None
+    source = f"stream file {args.stream}"
     out = sys.stdout
-    with handle:
-        for estimate in replay_stream(handle, fleet, args.every, meter, stats,
-                                      source=str(args.stream)):
-            row = {"time": format_time(estimate.at), "vin": estimate.vin,
-                   "soc_pct": round(estimate.soc_pct, 2),
-                   "soc_low_pct": round(estimate.soc_low_pct, 2),
-                   "soc_high_pct": round(estimate.soc_high_pct, 2)}
-            if args.json:
-                out.write(json.dumps(row) + "\n")
-            else:
-                out.write(f"{row['time']}  {row['vin']}  {row['soc_pct']:6.2f} %  "
-                          f"[{row['soc_low_pct']:6.2f}, {row['soc_high_pct']:6.2f}]\n")
+    for estimate in replay_stream(read_recording(args.stream), fleet, args.every, meter, stats,
+                                  source=source):
+        row = {"time": format_time(estimate.at), "vin": estimate.vin,
+               "soc_pct": round(estimate.soc_pct, 2),
+               "soc_low_pct": round(estimate.soc_low_pct, 2),
+               "soc_high_pct": round(estimate.soc_high_pct, 2)}
+        if args.json:
+            out.write(json.dumps(row, allow_nan=False) + "\n")
+        else:
+            out.write(f"{row['time']}  {row['vin']}  {row['soc_pct']:6.2f} %  "
+                      f"[{row['soc_low_pct']:6.2f}, {row['soc_high_pct']:6.2f}]\n")
     if stats.messages == 0:
-        raise InputError(f"stream file {args.stream}: no CarData message in it"
-                         + (f" ({len(stats.bad_lines)} unreadable lines)" if stats.bad_lines
-                            else ""))
+        raise InputError(f"{source}: no CarData message in it"
+                         + (f" ({len(stats.bad_lines)} unreadable lines; {stats.first_problem})"
+                            if stats.bad_lines else ""))
     if stats.bad_lines:
         shown = ", ".join(map(str, stats.bad_lines[:10]))
         print(f"warning: {args.stream}: skipped {len(stats.bad_lines)} line(s) that are not "
-              f"CarData messages (line {shown})", file=sys.stderr)
+              f"CarData messages (line {shown}; {stats.first_problem})", file=sys.stderr)
     if store is not None:
         for vin, estimator in fleet.estimators.items():
             if isinstance(estimator, SocEstimator):

@@ -10,6 +10,7 @@ last. An estimate at time T only uses what had arrived by T, exactly as the live
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from optimizer.cardata.messages import MessageError, parse_message
+from optimizer.cardata.messages import (
+    EARLIEST,
+    LATEST,
+    MessageError,
+    parse_message,
+    parse_timestamp,
+)
+from optimizer.cardata.recording import RecordedLine
 from optimizer.errors import InputError
 from optimizer.model import SocEstimate, VehicleEvent
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
@@ -80,30 +88,81 @@ def estimator_factory(capacity_kwh: float | None = None,
     return make
 
 
+MAX_METER_KWH = 1_000_000.0
+"""A cumulative wallbox meter reading above this (1 GWh) is a broken register, not energy."""
+MAX_METER_FILE_BYTES = 256 << 20
+MIN_EVERY_S = 1.0
+MAX_EVERY_S = 86_400.0
+MAX_TICKS = 1_000_000
+"""Estimates per car in one replay: a month at one per 3 s, a century never (a timestamp far
+from the rest would otherwise make the replay run for ever)."""
+
+
+def check_every(every_s: float) -> float:
+    """The output interval, finite and within [MIN_EVERY_S, MAX_EVERY_S]."""
+    if not MIN_EVERY_S <= every_s <= MAX_EVERY_S:  # also False for NaN
+        raise InputError(f"--every must be between {MIN_EVERY_S:g} and {MAX_EVERY_S:g} "
+                         f"seconds, got {every_s:g}")
+    return every_s
+
+
 def read_meter_csv(path: Path) -> list[tuple[datetime, float]]:
-    """`time,energy_kwh` rows (ISO-8601 with offset, cumulative kWh), sorted by time."""
+    """`time,energy_kwh` rows (ISO-8601 with offset, cumulative kWh), sorted by time.
+
+    Every problem is one `InputError` naming the file and line and saying what is wrong,
+    without quoting the file (it may not be a meter file at all).
+    """
     try:
-        handle = path.open(newline="")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_METER_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"meter file {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"time", "energy_kwh"} <= set(reader.fieldnames):
-            raise InputError(f"meter file {path}: needs a header 'time,energy_kwh', "
-                             f"got {reader.fieldnames}")
-        readings = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                at = datetime.fromisoformat(row["time"])
-                energy = float(row["energy_kwh"])
-            except (TypeError, ValueError):
-                raise InputError(f"meter file {path} line {line}: cannot read time "
-                                 f"{row['time']!r} / energy_kwh {row['energy_kwh']!r}") from None
-            if at.tzinfo is None:
-                raise InputError(f"meter file {path} line {line}: time {row['time']!r} has no "
-                                 f"UTC offset; write it like 2026-01-01T09:00:00Z")
-            readings.append((at, energy))
+    if len(data) > MAX_METER_FILE_BYTES:
+        raise InputError(f"meter file {path}: larger than {MAX_METER_FILE_BYTES >> 20} MiB; "
+                         f"a meter CSV has one short row per reading")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"meter file {path} line {line}: not UTF-8 text; save it as UTF-8 "
+                         f"CSV") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        readings = _meter_rows(path, reader)
+    except csv.Error as exc:
+        raise InputError(f"meter file {path} line {reader.line_num + 1}: not a CSV row "
+                         f"({str(exc).split(' (', 1)[0]})") from None
     readings.sort(key=lambda r: r[0])
+    return readings
+
+
+def _meter_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[datetime, float]]:
+    fields = reader.fieldnames
+    if fields is None or not {"time", "energy_kwh"} <= set(fields):
+        missing = [f for f in ("time", "energy_kwh") if fields is None or f not in fields]
+        raise InputError(f"meter file {path}: the first line must be the header "
+                         f"'time,energy_kwh' (missing: {', '.join(missing)})")
+    readings = []
+    for row in reader:
+        line = reader.line_num
+        if None in row or None in row.values():
+            raise InputError(f"meter file {path} line {line}: {len(fields)} fields expected "
+                             f"as in the header (a decimal comma? write 12.5, not 12,5)")
+        text = row["time"]
+        at = parse_timestamp(text)
+        if at is None or datetime.fromisoformat(text).tzinfo is None:
+            raise InputError(f"meter file {path} line {line}: time must be ISO 8601 with a UTC "
+                             f"offset in the years {EARLIEST.year}-{LATEST.year - 1}, like "
+                             f"2026-01-01T09:00:00Z")
+        try:
+            energy = float(row["energy_kwh"])
+        except ValueError:
+            raise InputError(f"meter file {path} line {line}: energy_kwh is not a number"
+                             ) from None
+        if not 0.0 <= energy <= MAX_METER_KWH:  # also False for NaN
+            raise InputError(f"meter file {path} line {line}: energy_kwh must be a finite "
+                             f"cumulative reading between 0 and {MAX_METER_KWH:,.0f} kWh")
+        readings.append((at, energy))
     return readings
 
 
@@ -111,19 +170,26 @@ def read_meter_csv(path: Path) -> list[tuple[datetime, float]]:
 class ReplayStats:
     messages: int = 0
     bad_lines: list[int] = field(default_factory=list)
+    first_problem: str | None = None
+    """What was wrong with the first bad line (no content from it)."""
+
+    def bad(self, number: int, problem: str) -> None:
+        if self.first_problem is None:
+            self.first_problem = f"line {number}: {problem}"
+        self.bad_lines.append(number)
 
 
-def replay_stream(lines: Iterable[str], fleet: Fleet, every_s: float,
+def replay_stream(lines: Iterable[RecordedLine], fleet: Fleet, every_s: float,
                   meter: Iterable[tuple[datetime, float]] = (),
                   stats: ReplayStats | None = None, source: str = "stream"
                   ) -> Iterator[SocEstimate]:
     """Estimates every `every_s` seconds, for every VIN that has an SoC, in stream order.
 
-    A line that is not a CarData message is skipped with a warning naming it (a recorder may
-    have cut a line); nothing else is lost.
+    A line that is not a CarData message is skipped and counted (a recorder may have cut a
+    line); nothing else is lost. A message so far from the first one that the replay would
+    take more than `MAX_TICKS` estimates raises `InputError` naming its line.
     """
-    if every_s <= 0:
-        raise InputError(f"--every must be positive, got {every_s:g}")
+    check_every(every_s)
     stats = stats if stats is not None else ReplayStats()
     step = timedelta(seconds=every_s)
     readings = iter(meter)
@@ -141,22 +207,34 @@ def replay_stream(lines: Iterable[str], fleet: Fleet, every_s: float,
     messages = 0
     tick: datetime | None = None
     last_time: datetime | None = None
-    for number, line in enumerate(lines, start=1):
+    first_line = 0
+    horizon: datetime | None = None
+    for line in lines:
+        if line.text is None:
+            stats.bad(line.number, line.problem or "unreadable")
+            continue
         try:
-            events = parse_message(line)
+            events = parse_message(line.text)
         except MessageError as exc:
-            if line.strip():
-                stats.bad_lines.append(number)
-                log.debug("%s line %d skipped: %s", source, number, exc)
+            stats.bad(line.number, str(exc))
+            log.debug("%s line %d skipped: %s", source, line.number, exc)
             continue
         messages += 1
         if not events:
             continue
         first = events[0]
         at = first.received_at
-        if tick is None or last_time is None:
+        if tick is None or last_time is None or horizon is None:
             tick = last_time = at
+            first_line = line.number
+            horizon = at + step * MAX_TICKS
         elif at > last_time:
+            if at > horizon:
+                raise InputError(
+                    f"{source} line {line.number}: its time is {(at - tick).days} days after "
+                    f"the first message's (line {first_line}); at --every {every_s:g} that is "
+                    f"more than {MAX_TICKS:,} estimates per car. Check that line's timestamp, "
+                    f"or pass a larger --every")
             last_time = at
             while tick < at:
                 yield from emit(tick)

@@ -261,7 +261,7 @@ def test_cli_stream_replays_a_recorded_file(tmp_path: Path) -> None:
                      "measured_at": "2026-01-01T08:59:58+00:00", "soc_pct": 55.0}
     assert second["charging_power_kw"] == 7.4
     assert second["received_at"] == "2026-01-01T09:02:00.930000+00:00"
-    assert "skipped invalid message #1" in result.stderr and ":2:" in result.stderr
+    assert "skipped invalid message #1" in result.stderr and "jsonl line 2: " in result.stderr
 
 
 @settings(max_examples=200, deadline=None)

@@ -275,3 +275,45 @@ def test_cli_stream_prints_one_json_line_per_message(make_sim, tmp_path: Path) -
     assert start["charging_power_kw"] == pytest.approx(11.0, abs=0.01)
     assert start["capacity_kwh"] == pytest.approx(63.4) and start["target_soc_pct"] == 80.0
     assert "skipped invalid message #1" in err
+
+
+def test_cli_stream_records_raw_messages_that_replay_and_estimate_read(make_sim,
+                                                                       tmp_path: Path) -> None:
+    sim = make_sim()
+    config = write_config(tmp_path, sim)
+    login_tokens(sim, tmp_path / "state", real_clock())
+    car = sim.vehicles[VIN]
+    record = tmp_path / "recorded.jsonl"
+    now = real_clock()
+    published = [*car.plug_in(now), b"garbage", *car.start_charging(now + timedelta(seconds=20))]
+    at = now + timedelta(seconds=20)
+    while car.charging:
+        at += timedelta(minutes=2)
+        published += car.advance(at)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "stream", "--config", str(config), "--json",
+         "--record", str(record), "--count", str(len(published))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert sim.wait_for(subscribed(1), timeout=60), process.stderr
+        sim.publish(car, published, timeout=60)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert record.read_text().splitlines() == [m.decode() for m in published]
+    assert record.stat().st_mode & 0o077 == 0  # positions inside: owner only
+    replay = subprocess.run([sys.executable, "-m", "optimizer", "stream", "--replay",
+                             str(record), "--json"], capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0, replay.stderr
+    live = [json.loads(line) for line in out.splitlines()]
+    replayed = [json.loads(line) for line in replay.stdout.splitlines()]
+    drop = ("received_at",)  # live: arrival time; replay: the envelope's time
+    assert [{k: v for k, v in r.items() if k not in drop} for r in replayed] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in live]
+    estimate = subprocess.run([sys.executable, "-m", "optimizer", "estimate", "--stream",
+                               str(record), "--every", "300", "--json"],
+                              capture_output=True, text=True, timeout=60)
+    assert estimate.returncode == 0, estimate.stderr
+    socs = [json.loads(line)["soc_pct"] for line in estimate.stdout.splitlines()]
+    assert socs == sorted(socs) and socs[0] >= 50.0 and socs[-1] > 75.0  # 50 % -> 80 %

@@ -1,15 +1,21 @@
-"""Shared fixtures for the charger tests: an injected clock and plans built slot by slot."""
+"""Shared fixtures for the charger tests: an injected clock, plans built slot by slot, and a
+central system with one OCPP station configured ("CP1")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from optimizer.chargers.central_system import CentralSystem
+from optimizer.chargers.limits import CurrentRange
+from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.model import SLOT, ChargePlan, PlannedSlot
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+PASSWORD = "s3cret-Passw0rd"
+RANGE = CurrentRange(phases=3, voltage_v=230.0, min_current_a=6.0, max_current_a=16.0)
 
 
 class FakeClock:
@@ -28,6 +34,14 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+async def central(clock: FakeClock) -> AsyncIterator[tuple[CentralSystem, OcppCharger]]:
+    system = CentralSystem(clock, response_timeout_s=5)
+    charger = system.add(OcppCharger("garage", "CP1", PASSWORD, RANGE, clock, wait_timeout_s=5))
+    async with system:
+        yield system, charger
 
 
 def make_plan(start: datetime, powers_kw: Sequence[float]) -> ChargePlan:

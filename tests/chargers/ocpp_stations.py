@@ -275,14 +275,21 @@ class Station201(Cp201):  # type: ignore[misc]
     """An OCPP 2.0.1 charging station with one EVSE."""
 
     def __init__(self, station_id: str, ws: ClientConnection, clock: Any,
-                 reject_profiles: str | None = None) -> None:
+                 reject_profiles: str | None = None, ongoing: str | None = None,
+                 confirm_stop: bool = True) -> None:
+        """`ongoing`: a transaction that was running before this connection (a station that
+        reconnects); `confirm_stop=False`: accepts RequestStopTransaction but never ends it."""
         super().__init__(station_id, ws, response_timeout=5)
         self.smart = SmartCharging(clock)
         self.clock = clock
         self.reject_profiles = reject_profiles
+        self.confirm_stop = confirm_stop
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.transaction_event = asyncio.Event()
         self._seq = 0
+        if ongoing is not None:
+            self.smart.transaction_id = ongoing
+            self.smart.transaction_start = clock.now()
 
     async def boot(self) -> Any:
         return await self.call(call201.BootNotification(
@@ -378,9 +385,28 @@ class Station201(Cp201):  # type: ignore[misc]
         ok = transaction_id == self.smart.transaction_id
         return result201.RequestStopTransaction(status="Accepted" if ok else "Rejected")
 
+    @on(enums201.Action.trigger_message)
+    def on_trigger(self, requested_message: str, **kwargs: Any):
+        self.requests.append(("TriggerMessage", {"requested_message": requested_message,
+                                                 **kwargs}))
+        known = requested_message == "TransactionEvent" and self.smart.transaction_id
+        return result201.TriggerMessage(status="Accepted" if known else "Rejected")
+
+    @after(enums201.Action.trigger_message)
+    async def after_trigger(self, requested_message: str, **_: Any) -> None:
+        if requested_message == "TransactionEvent" and self.smart.transaction_id:
+            await self._transaction_event("Updated", "Trigger", "Charging")
+
+    @on(enums201.Action.get_transaction_status)
+    def on_transaction_status(self, transaction_id: str | None = None, **_: Any):
+        self.requests.append(("GetTransactionStatus", {"transaction_id": transaction_id}))
+        ongoing = transaction_id is not None and transaction_id == self.smart.transaction_id
+        return result201.GetTransactionStatus(
+            messages_in_queue=False, ongoing_indicator=ongoing if transaction_id else None)
+
     @after(enums201.Action.request_stop_transaction)
     async def after_remote_stop(self, transaction_id: str, **_: Any) -> None:
-        if transaction_id != self.smart.transaction_id:
+        if transaction_id != self.smart.transaction_id or not self.confirm_stop:
             return
         await self._transaction_event("Ended", "RemoteStop", "EVConnected")
         self.smart.transaction_id = None

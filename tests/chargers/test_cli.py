@@ -38,8 +38,7 @@ async def cli(*args: str) -> tuple[int, str, str]:
         sys.executable, "-m", "optimizer", "charger", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await process.wait(), out.decode(), err.decode()
 
 
 def write_config(folder: Path, name: str, kind: str, table: str) -> Path:
@@ -72,13 +71,15 @@ async def test_modbus_set_and_status(tmp_path: Path, clock: FakeClock) -> None:
 def test_mistakes_exit_2_with_one_line(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, "carport", "modbus",
-                          '[chargers.modbus]\nhost = "127.0.0.1"\nmodel = "nope"\n')
+                          '[chargers.modbus]\nhost = "127.0.0.1"\nmodel = "keba_p30"\n')
     assert main(["charger", "status", "--config", str(config), "--charger", "garage"]) == 2
     assert capsys.readouterr().err == "error: no charger named 'garage' in the config\n"
     assert main(["charger", "set", "--current", "-3", "--config", str(config)]) == 2
     assert capsys.readouterr().err == "error: --current must be 0 or more amperes (got -3)\n"
+    config.write_text(config.read_text().replace("keba_p30", "nope"))
     assert main(["charger", "status", "--config", str(config)]) == 2
-    assert capsys.readouterr().err.startswith("error: no register map 'nope'")
+    assert "chargers[0].modbus.model: 'nope' is not a shipped register map; use one of " \
+           "abb_terra_ac," in capsys.readouterr().err
 
 
 async def test_ocpp_start_waits_for_the_station_and_remote_starts(

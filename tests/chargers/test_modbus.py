@@ -15,7 +15,7 @@ from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.modbus_map import available_maps, load_map
 from optimizer.errors import ConfigError
-from optimizer.model import SLOT
+from optimizer.model import SLOT, ChargerState
 from optimizer.ports import Charger, MeterSource, ScheduleCharger
 from tests.chargers.conftest import T0, FakeClock, make_plan
 from tests.chargers.wallboxes import VENDORS, SimulatedWallbox, Vendor, free_port
@@ -106,14 +106,16 @@ async def test_heartbeat_keeps_the_box_out_of_failsafe(
         box: tuple[Vendor, SimulatedWallbox, ModbusCharger], clock: FakeClock) -> None:
     vendor, sim, driver = box
     await driver.set_current_limit(16.0)
-    if vendor.timeout_s is None:
-        # No watchdog documented for this box: no heartbeat task, nothing to fall back from.
-        assert driver.map.heartbeat is None
-        driver.start_heartbeat()
-        clock.advance(24 * 3600)
-        assert not sim.in_failsafe()
-        return
     ticks = Ticks(clock)
+    if vendor.timeout_s is None:
+        # No watchdog documented for this box: the heartbeat ends at once, without waiting for
+        # a single period or touching a register, and the status says there is none.
+        assert driver.map.heartbeat is None
+        await asyncio.wait_for(driver.run_heartbeat(ticks), 5)
+        assert ticks.asked.empty()
+        assert sim.writes == vendor.writes_16a
+        assert (await driver.status()).details["heartbeat_period_s"] is None
+        return
     driver.start_heartbeat(ticks)
     period_s = await ticks.next_period()
     assert period_s == vendor.heartbeat_period_s
@@ -137,8 +139,8 @@ async def test_busy_and_silent_boxes_are_retried(clock: FakeClock) -> None:
             sim.fail_with = [6, 6]  # "device busy" twice, then it answers
             await driver.set_current_limit(10.0)
             assert sim.writes == [(6, 5004, [10])]
-            sim.hang_next = 1  # one request gets no answer at all
-            assert await driver.decode_state() is not None
+            sim.hang_next = 1  # one request gets no answer at all: retried, then answered
+            assert await driver.decode_state() is ChargerState.AVAILABLE
             sim.release.set()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -14,26 +13,15 @@ from websockets.exceptions import InvalidStatus
 
 from optimizer.chargers.central_system import CentralSystem
 from optimizer.chargers.errors import ChargerError
-from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.model import ChargerState, MeterReading
 from optimizer.ports import Charger, MeterSource, ScheduleCharger
-from tests.chargers.conftest import T0, FakeClock, make_plan
+from tests.chargers.conftest import PASSWORD, RANGE, T0, FakeClock, make_plan
 from tests.chargers.ocpp_stations import Connected, basic_auth
 
 VERSIONS = ["ocpp1.6", "ocpp2.0.1"]
-PASSWORD = "s3cret-Passw0rd"
-RANGE = CurrentRange(phases=3, voltage_v=230.0, min_current_a=6.0, max_current_a=16.0)
 # 11 kW -> 15.94 A, 7.4 kW -> 10.72 A, 4.6 kW -> 6.67 A (3 phases at 230 V); zeros stay 0.
 POWERS_KW = [0.0, 11.0, 11.0, 7.4, 0.0, 4.6, 0.0, 0.0]
-
-
-@pytest.fixture
-async def central(clock: FakeClock) -> AsyncIterator[tuple[CentralSystem, OcppCharger]]:
-    system = CentralSystem(clock, response_timeout_s=5)
-    charger = system.add(OcppCharger("garage", "CP1", PASSWORD, RANGE, clock, wait_timeout_s=5))
-    async with system:
-        yield system, charger
 
 
 async def transaction_settled(station: object) -> None:

@@ -42,8 +42,7 @@ async def run_test_ocpp(*args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, output.decode()
+    return await process.wait(), output.decode()
 
 
 @asynccontextmanager

@@ -108,7 +108,7 @@ VENDORS: list[Vendor] = [
     Vendor(  # ABB Terra AC: HR 0x4100 mA UINT32 write-only, readback 0x400E, status 0x400C
         map_name="abb_terra_ac", unit_id=1,
         layout={("holding", 0x4100): u32(0), ("holding", 0x400E): u32(0),
-                ("holding", 0x400C): [0, 0], ("holding", 0x400A): [0],
+                ("holding", 0x400C): [0, 0], ("holding", 0x400A): u32(0),
                 ("holding", 0x401C): u32(0), ("holding", 0x401E): u32(0)},
         coils={},
         writes_6a=[(16, 0x4100, [0, 6000])],
@@ -118,9 +118,11 @@ VENDORS: list[Vendor] = [
             ({("holding", 0x400C): [0, 0x0000]}, ChargerState.AVAILABLE),
             ({("holding", 0x400C): [0, 0x0100]}, ChargerState.PLUGGED),     # B1
             ({("holding", 0x400C): [0x1234, 0x8412]}, ChargerState.CHARGING),  # C2, noise bits
-            ({("holding", 0x400C): [0, 0x0500], ("holding", 0x400A): [0x0101]},
-             ChargerState.PLUGGED),  # session stopped, cable still locked
-            ({("holding", 0x400C): [0, 0x0500], ("holding", 0x400A): [0]},
+            # session stopped: the socket lock (32 bits in two registers) says whether the
+            # cable is still locked in, i.e. the car still connected
+            ({("holding", 0x400C): [0, 0x0500], ("holding", 0x400A): u32(0x0101)},
+             ChargerState.PLUGGED),
+            ({("holding", 0x400C): [0, 0x0500], ("holding", 0x400A): u32(0)},
              ChargerState.AVAILABLE),
         ],
         meter_layout={("holding", 0x401C): u32(11040), ("holding", 0x401E): u32(5500)},
@@ -284,6 +286,8 @@ class SimulatedWallbox:
         self.hang_next = 0
         self.release = asyncio.Event()
         self.ignore_writes_above: int | None = None
+        self.lie: Layout = {}
+        """Registers that read these words whatever was written or set: a box that lies."""
         self._live: dict[str, tuple[int, list[int]]] = {}
         self._pending: Layout = {}
         self.port = free_port()
@@ -299,8 +303,9 @@ class SimulatedWallbox:
             else:
                 run.append((address, list(words)))
         for table, run in runs.items():
-            blocks[table] = [SimData(address, count=len(words), values=words,
-                                     datatype=DataType.REGISTERS) for address, words in run]
+            # `values` is the block itself (a `count` would repeat it count times)
+            blocks[table] = [SimData(address, values=words, datatype=DataType.REGISTERS)
+                             for address, words in run]
         for address, on in self.vendor.coils.items():
             blocks["coil"].append(SimData(address, values=on, datatype=DataType.BITS))
         if not blocks["discrete"]:
@@ -358,6 +363,10 @@ class SimulatedWallbox:
                 taken = [int(v) for v in values]
                 self.set({("holding", target): u32(taken[0]) if words == 2 and len(taken) == 1
                           else taken})
+        if table != "coil":
+            for (t, a), words in self.lie.items():
+                if t == table:
+                    registers[a - start: a - start + len(words)] = words
         keepalive = self.vendor.keepalive
         if keepalive is not None and keepalive(fc, address, values):
             self.last_alive = self.clock.now()

@@ -1,4 +1,4 @@
-"""The planner's cost against an independent LP/MILP reference (tests/planner/reference.py).
+"""The planner's cost against an independent LP/MILP reference (bench/planner_reference.py).
 
 Linear case (no minimum power): within 0.1 % of the LP optimum. With a minimum power or a
 minimum run length: within 1 % of the exact MILP optimum. Real DE-LU prices and random ones.
@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.planner_reference import reference_cost
 from optimizer.model import ChargePlan
 from optimizer.planner import PlanOptions, PlanRequest, plan
 from optimizer.planner.planner import ENERGY_RESOLUTION_KWH, MIN_AC_POWER_KW
 from optimizer.tariffs import PriceSeries, load_tariff
 from tests.planner.conftest import REPO, slots
-from tests.planner.reference import reference_cost
 
 T0 = datetime(2024, 3, 5, 17, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.soc.traces import build_trace
+from bench.soc_traces import build_trace
 from optimizer.store import SqliteStore
 
 

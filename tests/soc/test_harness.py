@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.soc.evaluation import Scores, run_harness
+from bench.soc_evaluation import Scores, run_harness
 
 
 @pytest.fixture(scope="module")

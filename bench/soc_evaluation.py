@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.soc_traces import DATA_DIR, Trace, build_trace
 from optimizer.cardata.messages import parse_message
 from optimizer.model import VehicleEvent
 from optimizer.soc.baseline import LinearBaseline
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.replay import Estimates
-from optimizer.soc.traces import DATA_DIR, Trace, build_trace
 
 SAMPLE_S = 60.0
 METER_DELAY_S = 5.0

@@ -35,8 +35,19 @@ from typing import Any
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
-"""`shared/data/real` next to the checkout; `build_trace(data_dir=...)` takes another one."""
+
+def _find_real_data() -> Path:
+    """`shared/data/real` in the nearest folder above this checkout that has one (a worktree
+    may sit deeper than the main checkout); `build_trace(data_dir=...)` takes another one."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        candidate = folder / "shared" / "data" / "real"
+        if (candidate / "SOURCES.md").is_file():
+            return candidate
+    return here.parents[2] / "shared" / "data" / "real"
+
+
+DATA_DIR = _find_real_data()
 
 SOC = "vehicle.drivetrain.batteryManagement.header"
 MAX_ENERGY = "vehicle.drivetrain.batteryManagement.maxEnergy"
@@ -388,7 +399,7 @@ def build_trace(data_dir: Path = DATA_DIR, sessions_per_car: int = 12, seed: int
     """Several weeks of charging for the fleet, all VINs in one stream."""
     if not (data_dir / "SOURCES.md").is_file():
         raise FileNotFoundError(f"real data not found in {data_dir} (expected shared/data/real "
-                                f"next to the checkout; pass data_dir=...)")
+                                f"above the checkout; pass data_dir=...)")
     rng = np.random.default_rng(seed)
     individual = np.random.default_rng([seed, 7])  # apart, so adding a car shifts nothing
     cars = [_individual(car, individual) for car in fleet(data_dir)]
