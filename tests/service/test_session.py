@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -121,7 +122,7 @@ def test_fresh_soc_at_plug_in_spends_no_rest_call() -> None:
 def test_stale_soc_at_plug_in_is_refreshed_once_per_interval() -> None:
     state, _ = step(fresh(), SocReport(30, 29.5, 30.5, T0 - timedelta(hours=5)), T0)
     state, decisions = step(state, Plugged("car"), T0)
-    assert [d for d in decisions if isinstance(d, RefreshSoc)][0].reason.startswith(
+    assert next(d for d in decisions if isinstance(d, RefreshSoc)).reason.startswith(
         "the SoC is stale")
     state, _ = step(state, Unplugged("car"), T0 + timedelta(minutes=1))
     _, again = step(state, Plugged("car"), T0 + timedelta(minutes=2))
@@ -161,7 +162,7 @@ def test_first_plan_decisions() -> None:
 
 
 def test_a_material_change_makes_a_new_version() -> None:
-    state, first = plugged_and_planned(30)
+    state, _first = plugged_and_planned(30)
     make = step(state, TargetSet(100.0, None), T0)[1][-1]
     assert isinstance(make, MakePlan) and make.inputs.target_soc_pct == 100.0
     state, decisions = step(state, PlanReady(run_plan(state, make, T0), make.reason), T0)
@@ -183,7 +184,7 @@ def test_min_soc_charges_at_once_and_boost_charges_to_the_target_at_once() -> No
     boosted = run_plan(state, boost, T0)
     charging = boosted.charging_slots
     assert charging[0].start == T0  # contiguous from now: no waiting for the cheap night
-    assert all(a.end == b.start for a, b in zip(charging, charging[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(charging))
 
 
 def test_smart_off_charges_at_once() -> None:
@@ -325,7 +326,7 @@ def test_target_reached_phase() -> None:
 
 
 def test_material_change_ignores_small_and_past_differences() -> None:
-    state, result = plugged_and_planned()
+    _state, result = plugged_and_planned()
     slots = list(result.slots)
     index = next(i for i, s in enumerate(slots) if s.power_kw > 0)
     slots[index] = replace(slots[index], power_kw=slots[index].power_kw - 0.5)
