@@ -240,6 +240,10 @@ class PlanReady:
 
     plan: ChargePlan
     reason: str
+    routine: bool = False
+    """Made for a slot boundary, a SoC report, a charger state or prices (not a request of the
+    person or a new session): then a plan that is merely different is not taken if the current
+    one still delivers the same energy at about the same cost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +287,7 @@ class MakePlan:
     vehicle: str
     inputs: PlanInputs
     reason: str
+    routine: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +381,32 @@ def plan_changed_materially(old: ChargePlan | None, new: ChargePlan, now: dateti
                for t in before.keys() | after.keys())
 
 
+def remaining(plan: ChargePlan, now: datetime) -> tuple[float, float]:
+    """(energy kWh, cost) the plan still has to deliver from `now` on (a running slot pro rata)."""
+    energy = cost = 0.0
+    for slot in plan.charging_slots:
+        if slot.end <= now:
+            continue
+        share = 1.0
+        if slot.start < now:
+            share = (slot.end - now) / (slot.end - slot.start)
+        energy += slot.energy_kwh * share
+        cost += slot.energy_kwh * share * slot.price
+    return energy, cost
+
+
+def still_as_good(old: ChargePlan, new: ChargePlan, now: datetime, capacity_kwh: float) -> bool:
+    """True when the current plan still delivers what the new one would (within 2 % of the
+    battery, or 1 kWh) at a cost at most 2 % (or 2 cents) higher: ties between equally cheap slots, and
+    the SoC estimate's small steps, then leave the charger alone."""
+    if old.feasible != new.feasible:
+        return False
+    old_energy, old_cost = remaining(old, now)
+    new_energy, new_cost = remaining(new, now)
+    return (abs(old_energy - new_energy) <= max(1.0, 0.02 * capacity_kwh)
+            and old_cost <= new_cost + max(0.02, 0.02 * abs(new_cost)))
+
+
 def _slot_start(at: datetime) -> datetime:
     seconds = int(SLOT.total_seconds())
     epoch = int(at.timestamp())
@@ -414,7 +445,8 @@ def _open(state: VehicleState, source: str, now: datetime) -> Result:
     soc = state.soc
     stale = soc is None or soc.reported_at is None or now - soc.reported_at > \
         state.spec.soc_stale_after
-    state, planned = _replan(state, f"plugged in ({source})", now, refresh_if_wide=False)
+    state, planned = _replan(state, f"plugged in ({source})", now, refresh_if_wide=False,
+                             routine=False)
     decisions += planned
     if stale:
         state, refresh = _refresh(state, "the SoC is stale at plug-in", now)
@@ -540,8 +572,14 @@ def _charging_change(state: VehicleState, was_charging: bool, now: datetime) -> 
 
 
 def _on_prices(state: VehicleState, event: PricesUpdated, now: datetime) -> Result:
+    """Re-plan only when a future price is new or different: the same prices in a window that
+    moved on (the shell sends them again as time passes) change no plan."""
+    def known(prices: Sequence[PriceSlot]) -> set[tuple[datetime, float]]:
+        return {(s.start, s.price) for s in prices if s.end > now and s.price is not None}
+
+    news = known(event.prices) - known(state.prices)
     state = replace(state, prices=event.prices)
-    return _replan(state, "new prices", now) if state.plugged else (state, [])
+    return _replan(state, "new prices", now) if state.plugged and news else (state, [])
 
 
 def _on_target(state: VehicleState, event: TargetSet, now: datetime) -> Result:
@@ -553,17 +591,18 @@ def _on_target(state: VehicleState, event: TargetSet, now: datetime) -> Result:
         state,
         target_soc_pct=event.soc_pct if event.soc_pct is not None else state.target_soc_pct,
         departure=event.departure if event.departure is not None else state.departure)
-    return _replan(state, "target or departure changed", now)
+    return _replan(state, "target or departure changed", now, routine=False)
 
 
 def _on_boost(state: VehicleState, event: BoostSet, now: datetime) -> Result:
     state = replace(state, boost=event.on)
-    return _replan(state, "boost on" if event.on else "boost off", now)
+    return _replan(state, "boost on" if event.on else "boost off", now, routine=False)
 
 
 def _on_smart(state: VehicleState, event: SmartSet, now: datetime) -> Result:
     state = replace(state, smart=event.on)
-    return _replan(state, "smart charging on" if event.on else "smart charging off", now)
+    return _replan(state, "smart charging on" if event.on else "smart charging off", now,
+                   routine=False)
 
 
 def _on_tick(state: VehicleState, event: Tick, now: datetime) -> Result:
@@ -586,6 +625,9 @@ def _on_plan(state: VehicleState, event: PlanReady, now: datetime) -> Result:
     if not state.plugged:
         return state, []  # the car left while the plan was being made
     if not plan_changed_materially(state.plan, event.plan, now, state.spec.material_power_kw):
+        return state, []
+    if event.routine and state.plan is not None and still_as_good(
+            state.plan, event.plan, now, state.spec.capacity_kwh):
         return state, []
     plan = event.plan
     session = state.session
@@ -657,7 +699,7 @@ def _refresh(state: VehicleState, reason: str, now: datetime) -> Result:
 
 
 def _replan(state: VehicleState, reason: str, now: datetime, *,
-            refresh_if_wide: bool = True) -> Result:
+            refresh_if_wide: bool = True, routine: bool = True) -> Result:
     """Ask for a plan for what the car wants now (and, if the SoC is too uncertain for a good
     decision, for a fresh SoC first: the plan follows again when it arrives)."""
     if not state.plugged:
@@ -695,7 +737,7 @@ def _replan(state: VehicleState, reason: str, now: datetime, *,
         min_soc_pct=state.target if at_once else min(spec.min_soc_pct, state.target),
         at_once=at_once,
         charging_now=state.charging)
-    return state, [*decisions, MakePlan(spec.name, inputs, reason)]
+    return state, [*decisions, MakePlan(spec.name, inputs, reason, routine)]
 
 
 _HANDLERS: dict[type, Callable[[VehicleState, object, datetime], Result]] = {

@@ -315,7 +315,10 @@ def test_new_prices_replan_only_while_plugged() -> None:
     _, unplugged = step(fresh(), PricesUpdated(prices()), T0)
     assert unplugged == []
     state, _ = plugged_and_planned()
-    _, decisions = step(state, PricesUpdated(prices()), T0)
+    _, same = step(state, PricesUpdated(prices()), T0)
+    assert same == []  # nothing new: no re-plan
+    dearer = tuple(replace(p, price=(p.price or 0) + 0.01) for p in prices())
+    _, decisions = step(state, PricesUpdated(dearer), T0)
     assert kinds(decisions) == ["MakePlan"]
 
 

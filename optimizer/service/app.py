@@ -1,0 +1,361 @@
+"""`run_service`: the whole service, assembled from the config, until SIGTERM/SIGINT.
+
+One task per adapter (the CarData stream, each charger's status and meter, the slot ticker,
+the HTTP server, and any extra adapters such as an MQTT entity publisher), all feeding the one
+queue of `Service`. On a stop signal it stops taking input, leaves every charger safe, flushes
+and returns, well inside the 10 s a supervisor allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from optimizer.cardata.api import CONTAINER_NAME, ApiError, CardataApi
+from optimizer.cardata.auth import TokenManager
+from optimizer.cardata.client import wall_clock
+from optimizer.cardata.messages import MessageError, parse_telematic_data
+from optimizer.cardata.quota import QuotaExhausted, QuotaLedger
+from optimizer.cardata.stream import CardataStream, StreamMessage
+from optimizer.cardata.tokens import LoginRequired, TokenStore
+from optimizer.chargers.errors import ChargerError
+from optimizer.chargers.factory import open_chargers
+from optimizer.chargers.modbus import ModbusCharger
+from optimizer.chargers.ocpp_charger import OcppCharger
+from optimizer.config import Config
+from optimizer.model import SLOT, ChargerState
+from optimizer.ports import Charger, MeterSource, Notifier, PriceSource
+from optimizer.service.api_token import ensure_api_token
+from optimizer.service.clock import WallClock
+from optimizer.service.core import Service, ServiceClock, Vehicle
+from optimizer.service.database import ServiceDatabase
+from optimizer.session import Attention, ChargerStatusChanged, SocRefreshFailed
+from optimizer.tariffs import load_tariff
+from optimizer.web.api import build_app
+from optimizer.web.facade import ServiceFacade
+
+log = logging.getLogger(__name__)
+
+Adapter = Callable[[ServiceFacade], Awaitable[None]]
+CONTAINER_KEY = "cardata/container_id"
+LOGIN_RETRY_S = 60.0
+SHUTDOWN_STEP_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What `on_started` hears once the service is up."""
+
+    api_url: str
+    token_file: Path
+    service: Service
+
+
+@dataclass
+class ServiceOptions:
+    clock: ServiceClock = field(default_factory=WallClock)
+    prices: PriceSource | None = None
+    """Default: the config's tariff file."""
+    notifiers: Sequence[Notifier] = ()
+    adapters: Sequence[Adapter] = ()
+    """Extra tasks that only see the facade (e.g. the Home Assistant MQTT entities)."""
+    on_started: Callable[[Started], None] | None = None
+    stop: asyncio.Event | None = None
+    """Set it to stop the service (SIGTERM and SIGINT set it too)."""
+    charger_base: Path = Path(".")
+    """Relative paths inside `[chargers.*]` tables are relative to this (the config's dir)."""
+
+
+async def run_service(config: Config, options: ServiceOptions | None = None) -> None:
+    options = options or ServiceOptions()
+    clock = options.clock
+    stop = options.stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    prices = options.prices or load_tariff(config.tariff)
+    token = ensure_api_token(config.state_dir)
+    db = ServiceDatabase(config.state_dir, event_log_rows=config.service.event_log_rows)
+    service = Service(config, db, clock, prices, notifiers=options.notifiers)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
+            chargers = await stack.enter_async_context(open_chargers(
+                [c for c in config.chargers if c.kind != "simulated"], options.charger_base,
+                clock))
+
+            def spawn(coro: Awaitable[Any], name: str) -> None:
+                tasks.append(asyncio.ensure_future(_guarded(coro, name)))
+
+            spawn(service.run(), "core")
+            for name, charger in chargers.items():
+                service.attach_charger(name, charger)
+                vehicles = [v for v in service.fleet.values()
+                            if v.charger_config.name == name]
+                if isinstance(charger, ModbusCharger):
+                    charger.start_heartbeat()
+                if isinstance(charger, OcppCharger):
+                    spawn(_watch_ocpp(service, vehicles, charger), f"charger {name}")
+                else:
+                    spawn(_poll_charger(service, vehicles, charger,
+                                        config.service.charger_poll_s), f"charger {name}")
+                if isinstance(charger, MeterSource):
+                    spawn(_meter(service, vehicles, charger), f"meter {name}")
+            tokens = TokenManager(config.cardata, TokenStore(config.state_dir), http,
+                                  clock=wall_clock)
+            api = CardataApi(config.cardata, tokens, QuotaLedger(config.state_dir), http,
+                             clock=wall_clock)
+            service.refresher = _refresher(service, api)
+            stream = CardataStream(config.cardata, tokens, clock=wall_clock)
+            service.stream_stats = lambda: {
+                "connections": stream.stats.connections, "messages": stream.stats.messages,
+                "invalid_messages": stream.stats.invalid_messages,
+                "failures": stream.stats.failures}
+            spawn(_cardata(service, stream), "cardata stream")
+            await service.resume()
+            service.tick(clock.now())
+            scheduler = _SlotTicker(clock, service.tick)
+            scheduler.start()
+            stack.callback(scheduler.shutdown)
+            server, port = await _serve_http(service, token, config)
+            tasks.append(server_task := asyncio.ensure_future(server.serve_task))
+            for adapter in options.adapters:
+                spawn(adapter(service), f"adapter {getattr(adapter, '__name__', adapter)}")
+            host = config.service.http_host
+            started = Started(f"http://{_url_host(host)}:{port}/api",
+                              config.state_dir / "api_token", service)
+            log.info("service running; API on %s (token in %s)", started.api_url,
+                     started.token_file)
+            if options.on_started is not None:
+                options.on_started(started)
+            await stop.wait()
+            log.info("stopping: leaving every charger in a safe state")
+            server.server.should_exit = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(server_task), SHUTDOWN_STEP_S)
+            await _drain(service)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(service.safe_state(), SHUTDOWN_STEP_S)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        db.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    log.info("stopped")
+
+
+def _url_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+
+
+async def _guarded(coro: Awaitable[Any], name: str) -> None:
+    """An adapter that dies is logged; the others keep running."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s stopped", name)
+
+
+async def _drain(service: Service) -> None:
+    """Let the core finish what is queued (bounded), so committed input is not lost."""
+    deadline = asyncio.get_running_loop().time() + SHUTDOWN_STEP_S
+    while not service.queue.empty() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _Server(uvicorn.Server):
+    """uvicorn inside our loop: the service owns the signals, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class _Running:
+    server: _Server
+    serve_task: asyncio.Task[None]
+
+
+async def _serve_http(service: Service, token: str, config: Config) -> tuple[_Running, int]:
+    app = build_app(service, token)
+    server = _Server(uvicorn.Config(app, host=config.service.http_host,
+                                    port=config.service.http_port, log_level="warning",
+                                    access_log=False, lifespan="off"))
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # the port is taken, say: raise why
+            raise OSError(f"the HTTP server on {config.service.http_host}:"
+                          f"{config.service.http_port} did not start")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return _Running(server, task), int(port)
+
+
+# --------------------------------------------------------------------------- scheduler
+
+
+class _SlotTicker:
+    """apscheduler runs one job at each slot boundary of the service's clock (which may run
+    faster than the wall clock: the wait is converted to wall seconds each time)."""
+
+    def __init__(self, clock: ServiceClock, on_tick: Callable[[datetime], None]) -> None:
+        self.clock = clock
+        self.on_tick = on_tick
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self._schedule()
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
+
+    def _schedule(self) -> None:
+        now = self.clock.now()
+        step_s = int(SLOT.total_seconds())
+        boundary = datetime.fromtimestamp((int(now.timestamp()) // step_s + 1) * step_s, UTC)
+        wall_at = datetime.now(UTC) + timedelta(seconds=self.clock.wall_seconds_until(boundary))
+        self.scheduler.add_job(self._fire, DateTrigger(run_date=wall_at),
+                               misfire_grace_time=None)
+
+    def _fire(self) -> None:
+        self._schedule()
+        self.on_tick(self.clock.now())
+
+
+# --------------------------------------------------------------------------- chargers
+
+
+async def _watch_ocpp(service: Service, vehicles: list[Vehicle], charger: OcppCharger) -> None:
+    last: tuple[ChargerState, bool] | None = None
+    while True:
+        key = (charger.state, charger.connected)
+        if key != last:
+            for vehicle in vehicles:
+                service.submit(vehicle.name, ChargerStatusChanged(key[0], key[1]))
+            last = key
+        with contextlib.suppress(ChargerError):
+            await charger.wait_until(partial(_moved, charger, key), 3600.0, "a state change")
+
+
+def _moved(charger: OcppCharger, seen: tuple[ChargerState, bool]) -> bool:
+    return (charger.state, charger.connected) != seen
+
+
+async def _poll_charger(service: Service, vehicles: list[Vehicle], charger: Charger,
+                        period_s: float) -> None:
+    last: tuple[ChargerState, bool] | None = None
+    while True:
+        try:
+            async with asyncio.timeout(period_s * 2):
+                status = await charger.status()
+            key = (status.state, True)
+        except Exception as exc:
+            service.counters["charger_errors"] += 1
+            log.warning("charger '%s' is unreachable: %s", vehicles[0].charger_config.name
+                        if vehicles else "?", exc or type(exc).__name__)
+            key = (ChargerState.UNKNOWN, False)
+        if key != last:
+            for vehicle in vehicles:
+                service.submit(vehicle.name, ChargerStatusChanged(*key))
+            last = key
+        await asyncio.sleep(period_s)
+
+
+async def _meter(service: Service, vehicles: list[Vehicle], charger: MeterSource) -> None:
+    async for reading in charger.readings():
+        for vehicle in vehicles:
+            service.meter_reading(vehicle, reading.measured_at, reading.energy_kwh,
+                                  reading.power_kw)
+
+
+# --------------------------------------------------------------------------- CarData
+
+
+async def _cardata(service: Service, stream: CardataStream) -> None:
+    async def handle(message: StreamMessage) -> None:
+        for event in stream.parse(message):  # an invalid message is counted and logged there
+            service.vehicle_event(event)
+
+    while True:
+        try:
+            await stream.run(handle)
+        except LoginRequired as exc:
+            for name in service.fleet:
+                service.submit(name, Attention(
+                    "cardata-login", "CarData login needed",
+                    f"{exc}. Run `ev-optimizer login --config ...`; charging from the "
+                    f"charger's plug state keeps working meanwhile"))
+            log.warning("CarData stream: %s; retrying in %.0f s", exc, LOGIN_RETRY_S)
+            await asyncio.sleep(LOGIN_RETRY_S)
+
+
+def _refresher(service: Service, api: CardataApi
+               ) -> Callable[[Vehicle, str], Any]:
+    async def refresh(vehicle: Vehicle, reason: str) -> None:
+        vin = vehicle.config.vin
+        try:
+            container = await _container(service, api)
+            data = await api.telematic_data(vin, container)
+            events = parse_telematic_data(vin, data, service.clock.now())
+        except QuotaExhausted as exc:
+            service.submit(vehicle.name, SocRefreshFailed(str(exc), True))
+            return
+        except LoginRequired as exc:
+            service.submit(vehicle.name, Attention("cardata-login", "CarData login needed",
+                                                   str(exc)))
+            return
+        except (ApiError, httpx.HTTPError, MessageError) as exc:
+            if isinstance(exc, ApiError) and exc.code == "CU-105":
+                service.db.save(CONTAINER_KEY, None)
+            service.counters["soc_refresh_errors"] += 1
+            log.warning("vehicle '%s': SoC refresh failed: %s", vehicle.name,
+                        exc or type(exc).__name__)
+            service.submit(vehicle.name, SocRefreshFailed(str(exc), False))
+            return
+        for event in events:
+            service.vehicle_event(event)
+
+    return refresh
+
+
+async def _container(service: Service, api: CardataApi) -> str:
+    """Our CarData container id: looked up (or created) once, then kept in the database."""
+    saved = service.db.load(CONTAINER_KEY)
+    if isinstance(saved, str) and saved:
+        return saved
+    found = next((c for c in await api.containers() if c.get("name") == CONTAINER_NAME), None)
+    if found is None:
+        found = await api.create_container()
+    container = str(found.get("containerId") or found.get("id") or "")
+    if not container:
+        raise MessageError("CarData created a container without an id")
+    service.db.save(CONTAINER_KEY, container)
+    return container
