@@ -397,8 +397,8 @@ def remaining(plan: ChargePlan, now: datetime) -> tuple[float, float]:
 
 def still_as_good(old: ChargePlan, new: ChargePlan, now: datetime, capacity_kwh: float) -> bool:
     """True when the current plan still delivers what the new one would (within 2 % of the
-    battery, or 1 kWh) at a cost at most 2 % (or 2 cents) higher: ties between equally cheap slots, and
-    the SoC estimate's small steps, then leave the charger alone."""
+    battery, or 1 kWh) at a cost at most 2 % (or 2 cents) higher: ties between equally cheap
+    slots, and the SoC estimate's small steps, then leave the charger alone."""
     if old.feasible != new.feasible:
         return False
     old_energy, old_cost = remaining(old, now)
