@@ -19,6 +19,8 @@ Rules that live here and nowhere else:
 * The SoC is refreshed over REST (`RefreshSoc`) only when it is stale at plug-in, or its band is
   wider than `max_band_pct` before a planning decision, and then at most once per
   `refresh_interval`.
+* Plans start from the low end of the SoC band, so the target is reached even when the
+  estimate was a little high.
 * Session energy is the difference of the charger's cumulative meter readings, and a reading no
   newer than the last one counted is ignored, so a replay after a restart counts nothing twice.
 """
@@ -731,7 +733,9 @@ def _replan(state: VehicleState, reason: str, now: datetime, *,
     if soc is None:
         reason += "; SoC unknown, planned as if empty (the car stops at its own target)"
     inputs = PlanInputs(
-        soc_pct=soc.soc_pct if soc is not None else 0.0,
+        # from the low end of the band: the target is promised, so the plan must reach it
+        # even if the car is at the bottom of what the estimate allows
+        soc_pct=soc.low_pct if soc is not None else 0.0,
         target_soc_pct=state.target,
         departure=departure,
         min_soc_pct=state.target if at_once else min(spec.min_soc_pct, state.target),

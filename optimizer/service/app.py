@@ -92,6 +92,8 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
     db = ServiceDatabase(config.state_dir, event_log_rows=config.service.event_log_rows)
     service = Service(config, db, clock, prices, notifiers=options.notifiers)
     tasks: list[asyncio.Task[Any]] = []
+    station_errors = _Counting(service, "station_bad_messages")
+    logging.getLogger("ocpp").addHandler(station_errors)
     try:
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
@@ -157,11 +159,25 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
     finally:
         for task in tasks:
             task.cancel()
+        logging.getLogger("ocpp").removeHandler(station_errors)
         db.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
     log.info("stopped")
+
+
+class _Counting(logging.Handler):
+    """Counts the errors the `ocpp` library logs (a station sending what is not OCPP, or a
+    request it cannot handle): the library answers the station itself, we keep the score."""
+
+    def __init__(self, service: Service, counter: str) -> None:
+        super().__init__(logging.ERROR)
+        self.service = service
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.service.counters[self.counter] += 1
 
 
 def _url_host(host: str) -> str:

@@ -362,3 +362,27 @@ def test_apply_schedule_carries_the_plan() -> None:
 
 def test_tick_while_unplugged_does_nothing() -> None:
     assert step(fresh(), Tick(T0), T0)[1] == []
+
+
+def test_plans_start_from_the_low_end_of_the_band() -> None:
+    state, _ = step(fresh(), SocReport(40, 37.0, 43.0, T0), T0)
+    _, decisions = step(state, Plugged("car"), T0)
+    make = next(d for d in decisions if isinstance(d, MakePlan))
+    assert make.inputs.soc_pct == 37.0
+
+
+def test_a_routine_replan_keeps_a_plan_that_is_still_as_good() -> None:
+    state, result = plugged_and_planned(60)
+    slots = list(result.slots)
+    on = [i for i, s in enumerate(slots) if s.power_kw > 0]
+    off = next(i for i, s in enumerate(slots) if s.power_kw == 0 and s.price == 0.10)
+    # the same energy one slot later at the same price: a tie the planner may break either way
+    slots[off] = replace(slots[off], power_kw=slots[on[0]].power_kw,
+                         energy_kwh=slots[on[0]].energy_kwh)
+    slots[on[0]] = replace(slots[on[0]], power_kw=0.0, energy_kwh=0.0)
+    tie = replace(result, slots=tuple(slots))
+    assert plan_changed_materially(result, tie, T0, 1.0)
+    _, routine = step(state, PlanReady(tie, "slot boundary", routine=True), T0)
+    assert routine == []
+    _, asked = step(state, PlanReady(tie, "target or departure changed"), T0)
+    assert "ApplySchedule" in kinds(asked)
