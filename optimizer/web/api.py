@@ -5,8 +5,6 @@ Every `/api` request needs `Authorization: Bearer <token>` (the token lives in
 free for the dashboard, which is mounted on the same app.
 """
 
-from __future__ import annotations
-
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -40,11 +38,20 @@ class SwitchBody(BaseModel):
     on: bool
 
 
+_BEARER = HTTPBearer(auto_error=False, description="the token in <state_dir>/api_token")
+# (FastAPI resolves these annotations at run time, hence no `from __future__ import annotations`)
+
+
+def _documented(
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> None:
+    """Declares the bearer scheme in the OpenAPI schema; the middleware enforces it."""
+
+
 def build_app(facade: ServiceFacade, api_token: str) -> FastAPI:
     app = FastAPI(title="ev-optimizer", summary="Smart charging for BMW and MINI cars",
                   version="0.1.0")
     expected = api_token.encode()
-    bearer = HTTPBearer(auto_error=False, description="the token in <state_dir>/api_token")
 
     def authorised(header: str | None) -> bool:
         scheme, _, token = (header or "").partition(" ")
@@ -60,12 +67,7 @@ def build_app(facade: ServiceFacade, api_token: str) -> FastAPI:
                                 headers={"WWW-Authenticate": "Bearer"})
         return await call_next(request)
 
-    def documented(
-        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        """Declares the bearer scheme in the OpenAPI schema; the middleware enforces it."""
-
-    auth = [Depends(documented)]
+    auth = [Depends(_documented)]
 
     def vehicle(name: str) -> VehicleView:
         for view in facade.vehicles():

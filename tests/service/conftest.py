@@ -158,4 +158,5 @@ async def wait_api(household: Household, process: Process | None = None,
                 except httpx.HTTPError:
                     pass
             await asyncio.sleep(0.1)
-    raise AssertionError("the service's API did not come up")
+    raise AssertionError("the service's API did not come up: "
+                         + (process.output() if process is not None else ""))
