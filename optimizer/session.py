@@ -535,8 +535,8 @@ def _on_charger(state: VehicleState, event: ChargerStatusChanged, now: datetime)
     was_charging = state.charging
     offline_since = None if event.online else (state.charger_offline_since or now)
     state = replace(state, charger_online=event.online, charger_offline_since=offline_since)
-    if not event.online:
-        return state, decisions
+    if not event.online or event.state is ChargerState.UNKNOWN:
+        return state, decisions  # no news about the connector (e.g. connected, not yet told)
     previous = state.charger_state
     state = replace(state, charger_state=event.state)
     if event.state in (ChargerState.PLUGGED, ChargerState.CHARGING):

@@ -47,10 +47,11 @@ class StoredProfile:
 
 
 class SimStation(ChargePoint):  # type: ignore[misc]
-    """One connector. `profiles_received` counts SetChargingProfile requests (tests, demo)."""
+    """One connector. `received` keeps every accepted SetChargingProfile (tests, demo)."""
 
     def __init__(self, station_id: str, connection: ClientConnection, clock: Clock, *,
-                 max_current_a: float = 16.0, max_periods: int = 48) -> None:
+                 max_current_a: float = 16.0, max_periods: int = 48,
+                 previous: SimStation | None = None) -> None:
         super().__init__(station_id, connection, response_timeout=10)
         self.clock = clock
         self.max_current_a = max_current_a
@@ -60,8 +61,14 @@ class SimStation(ChargePoint):  # type: ignore[misc]
         self.transaction_start: datetime | None = None
         self.energy_wh = 0.0
         self.status = "Available"
-        self.profiles_received = 0
         self.profile_event = asyncio.Event()
+        self.received: list[StoredProfile] = []
+        if previous is not None:  # the same box on a new connection (e.g. after our restart)
+            self.profiles = dict(previous.profiles)
+            self.transaction_id = previous.transaction_id
+            self.transaction_start = previous.transaction_start
+            self.energy_wh = previous.energy_wh
+            self.status = previous.status
 
     # -- what the station sends ---------------------------------------------------------
 
@@ -74,12 +81,15 @@ class SimStation(ChargePoint):  # type: ignore[misc]
         await self.call(call.StatusNotification(
             connector_id=1, error_code=ChargePointErrorCode.no_error, status=status))
 
-    async def send_meter(self, power_w: float) -> None:
+    async def send_meter(self, power_w: float, *, at: datetime | None = None,
+                         energy_wh: float | None = None) -> None:
+        """A meter sample (now and the current register, unless given: a re-send)."""
+        energy = self.energy_wh if energy_wh is None else energy_wh
         await self.call(call.MeterValues(connector_id=1, transaction_id=self.transaction_id,
                                          meter_value=[{
-            "timestamp": _iso(self.clock.now()),
+            "timestamp": _iso(at or self.clock.now()),
             "sampled_value": [
-                {"value": f"{self.energy_wh:.0f}", "measurand": "Energy.Active.Import.Register",
+                {"value": f"{energy:.0f}", "measurand": "Energy.Active.Import.Register",
                  "unit": "Wh"},
                 {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
             ]}]))
@@ -153,7 +163,7 @@ class SimStation(ChargePoint):  # type: ignore[misc]
         transaction = raw.get("transaction_id") or self.transaction_id
         if len(periods) > self.max_periods or (purpose == "TxProfile" and transaction is None):
             return False
-        self.profiles[int(raw["charging_profile_id"])] = StoredProfile(
+        self.profiles[int(raw["charging_profile_id"])] = stored = StoredProfile(
             purpose=purpose, stack_level=int(raw["stack_level"]),
             absolute=raw["charging_profile_kind"] == "Absolute",
             start=_parse(schedule["start_schedule"]) if schedule.get("start_schedule")
@@ -162,7 +172,7 @@ class SimStation(ChargePoint):  # type: ignore[misc]
             valid_to=_parse(raw["valid_to"]) if raw.get("valid_to") else None,
             transaction_id=int(transaction) if purpose == "TxProfile" and transaction
             else None)
-        self.profiles_received += 1
+        self.received.append(stored)
         self.profile_event.set()
         return True
 
@@ -220,7 +230,9 @@ class SimStation(ChargePoint):  # type: ignore[misc]
 
 async def connect_station(url: str, station_id: str, password: str, clock: Clock,
                           **options: Any) -> tuple[SimStation, asyncio.Task[None]]:
-    """Connect (HTTP Basic, OCPP 1.6J) and boot; returns the station and its receive task."""
+    """Connect (HTTP Basic, OCPP 1.6J) and boot; returns the station and its receive task.
+    `previous=<SimStation>` carries a box's state (transaction, meter, profiles) over to the
+    new connection."""
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     connection = await connect(f"{url.rstrip('/')}/{station_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
 

@@ -36,6 +36,8 @@ class ChargingWorld:
         self.meter_every = meter_every
         self.listener = listener
         self._last_meter: datetime | None = None
+        self.meter_log: list[tuple[datetime, float]] = []
+        """Every meter reading sent: (time, cumulative whole Wh, as a real meter reports)."""
 
     def _tell(self, what: str, **detail: Any) -> None:
         if self.listener is not None:
@@ -95,7 +97,8 @@ class ChargingWorld:
         due = self._last_meter is None or now - self._last_meter >= self.meter_every
         if self.station.transaction_id is not None and (due or force):
             self._last_meter = now
-            await self.station.send_meter(self.car.grid_kw * 1000.0)
+            self.meter_log.append((now, round(self.station.energy_wh)))
+            await self.station.send_meter(self.car.grid_kw * 1000.0, at=now)
 
     async def run(self, until: datetime, period_s: float = 0.05) -> None:
         """Step until the clock reaches `until` (wall period `period_s`)."""

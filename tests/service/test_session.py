@@ -386,3 +386,11 @@ def test_a_routine_replan_keeps_a_plan_that_is_still_as_good() -> None:
     assert routine == []
     _, asked = step(state, PlanReady(tie, "target or departure changed"), T0)
     assert "ApplySchedule" in kinds(asked)
+
+
+def test_a_reconnected_charger_that_has_not_said_its_state_changes_nothing() -> None:
+    state, _ = plugged_and_planned()
+    state, _ = step(state, ChargerStatusChanged(ChargerState.CHARGING, True), T0)
+    state, offline = step(state, ChargerStatusChanged(ChargerState.UNKNOWN, False), T0)
+    state, back = step(state, ChargerStatusChanged(ChargerState.UNKNOWN, True), T0)
+    assert offline == [] and back == [] and state.charging and state.charger_online
