@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 import stat
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -65,7 +64,7 @@ async def test_run_uploads_the_plan_answers_only_with_the_token_and_stops_on_sig
                                         headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200
             [vehicle] = response.json()
-            assert FIELDS <= set(vehicle)
+            assert set(vehicle) >= FIELDS
             assert vehicle["plugged"] is True and vehicle["soc_pct"] == 30.0
             assert set(vehicle["plan"]) == {"feasible", "reason", "energy_kwh", "cost",
                                             "soc_at_departure_pct", "provisional", "slots"}
