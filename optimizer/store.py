@@ -18,6 +18,7 @@ import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 from optimizer.errors import InputError
 from optimizer.model import require_aware
@@ -146,7 +147,7 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> SqliteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

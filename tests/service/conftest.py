@@ -89,8 +89,9 @@ def make_household(tmp_path: Path) -> Iterator[Any]:
         sim.start()
         sims.append(sim)
         sim.add_vehicle(VIN, soc_pct=soc_pct, target_soc_pct=100.0, profile="level")
-        options = {"tariff": tariff} if tariff is not None else {}
-        path, password, port = write_config(tmp_path, sim, **options, **config)
+        if tariff is not None:
+            config["tariff"] = tariff
+        path, password, port = write_config(tmp_path, sim, **config)
         sign_in(sim, tmp_path / "state", datetime.now(UTC))
         return Household(tmp_path, sim, path, password, port)
 

@@ -9,12 +9,21 @@ from pathlib import Path
 import pytest
 
 from optimizer.service.database import DATABASE_FILE, ServiceDatabase
-from optimizer.session import MakePlan, PlanReady, Plugged, SavePlan, SocReport, step
+from optimizer.session import (
+    Decision,
+    MakePlan,
+    PlanReady,
+    Plugged,
+    SavePlan,
+    SocReport,
+    VehicleState,
+    step,
+)
 from optimizer.store import MIGRATIONS, SqliteStore, StoreError
 from tests.service.test_session import T0, fresh, prices, run_plan, spec
 
 
-def planned_state():  # type: ignore[no-untyped-def]
+def planned_state() -> tuple[VehicleState, list[Decision]]:
     state, _ = step(fresh(), SocReport(30, 29.5, 30.5, T0), T0)
     state, decisions = step(state, Plugged("car"), T0)
     make = next(d for d in decisions if isinstance(d, MakePlan))

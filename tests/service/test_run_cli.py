@@ -51,7 +51,7 @@ async def test_run_uploads_the_plan_answers_only_with_the_token_and_stops_on_sig
         assert latency_s < 3.0
         profile = station.profiles[1]
         assert profile.purpose == "TxDefaultProfile" and profile.valid_to is not None
-        charging = [(profile.start + timedelta(seconds=s), limit)  # type: ignore[operator]
+        charging = [(profile.start + timedelta(seconds=s), limit)
                     for s, limit in profile.periods if limit > 0]
         assert charging and all(cheap_from <= at < cheap_from + timedelta(hours=4)
                                 for at, _ in charging)  # the cheap hours, not now
