@@ -101,7 +101,7 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
             chargers = await stack.enter_async_context(open_chargers(
                 [c for c in config.chargers if c.kind != "simulated"], options.charger_base,
-                clock))
+                clock, lazy=True))
 
             def spawn(coro: Awaitable[Any], name: str) -> None:
                 tasks.append(asyncio.ensure_future(_guarded(coro, name)))

@@ -228,15 +228,19 @@ class SimStation(ChargePoint):  # type: ignore[misc]
             await self.send_status("Finishing")
 
 
+def basic_auth(station_id: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 async def connect_station(url: str, station_id: str, password: str, clock: Clock,
                           **options: Any) -> tuple[SimStation, asyncio.Task[None]]:
     """Connect (HTTP Basic, OCPP 1.6J) and boot; returns the station and its receive task.
     `previous=<SimStation>` carries a box's state (transaction, meter, profiles) over to the
     new connection."""
-    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
-    connection = await connect(f"{url.rstrip('/')}/{station_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-
-                               additional_headers={"Authorization": f"Basic {token}"})
+    connection = await connect(f"{url.rstrip('/')}/{station_id}",
+                               subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                               additional_headers=basic_auth(station_id, password))
     station = SimStation(station_id, connection, clock, **options)
     task = asyncio.ensure_future(station.start())
     await station.boot()
