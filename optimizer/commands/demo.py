@@ -113,7 +113,7 @@ def _silence_solver_banner() -> None:
 async def _demo(workdir: Path, args: argparse.Namespace) -> None:
     today = datetime.now(TZ).date()
     arrival = datetime.combine(today, ARRIVAL, tzinfo=TZ)
-    clock = ScaledClock(arrival - timedelta(minutes=1), args.speed, running=False)
+    clock = ScaledClock(arrival, args.speed, running=False)
     printer = Printer(clock, args.json)
     sim_config = SimConfig(auto_approve=True, reconnect_refusal_probability=0.0)
     with Simulator(workdir / "sim", sim_config) as sim:
@@ -165,10 +165,8 @@ async def _night(info: Started, printer: Printer, clock: ScaledClock, sim: Simul
             printer.line(what, texts[what], **detail)
 
         world = ChargingWorld(sim, car, station, clock, listener=told)
-        clock.run()  # everything is connected: let the evening begin
-        while clock.now() < arrival:
-            await asyncio.sleep(0.01)
         await world.arrive_and_plug_in()
+        clock.run()  # everything is connected and the car is in: let the evening begin
         departure = datetime.combine(arrival.date() + timedelta(days=1), time(7, 30),
                                      tzinfo=TZ)
         service = info.service

@@ -54,7 +54,8 @@ async def test_garbage_in_and_an_unreachable_charger(make_household: Any, tmp_pa
         await asyncio.to_thread(household.sim.publish, car, [b"{not json", b'{"vin": 5}'])
 
         # a station that speaks garbage (with valid credentials, so it gets a session)
-        async with connect(f"{household.ocpp_url}/{STATION_ID}", subprotocols=["ocpp1.6"],
+        async with connect(f"{household.ocpp_url}/{STATION_ID}",
+                           subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                            additional_headers=basic_auth(STATION_ID, household.password)
                            ) as bad:
             await bad.send("garbage, not OCPP")

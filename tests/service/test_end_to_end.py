@@ -26,7 +26,7 @@ async def test_a_night_from_plug_in_to_departure(make_household: Any) -> None:
     day = datetime.now(TZ).date()
     arrival = datetime.combine(day, time(18, 0), tzinfo=TZ)
     departure = datetime.combine(day + timedelta(days=1), time(7, 30), tzinfo=TZ)
-    clock = ScaledClock(arrival - timedelta(minutes=1), SPEED, running=False)
+    clock = ScaledClock(arrival, SPEED, running=False)
     tariff = load_tariff(config.tariff)
     assert tariff.known_until is not None
     prices = ShiftedPrices(tariff, weeks_back_into(arrival,
@@ -39,10 +39,8 @@ async def test_a_night_from_plug_in_to_departure(make_household: Any) -> None:
         car = household.sim.vehicles[config.vehicles[0].vin]
         offered: list[tuple[datetime, float]] = []
         world = ChargingWorld(household.sim, car, station, clock)
+        await world.arrive_and_plug_in()  # at 18:00: the clock stands until the car is in
         clock.run()
-        while clock.now() < arrival:
-            await asyncio.sleep(0.005)
-        await world.arrive_and_plug_in()
         await asyncio.wait_for(station.profile_event.wait(), 5)  # the plan, as a profile
         view = service.vehicles()[0]
         assert view["plugged"] and view["plan"] is not None and view["session"] is not None
