@@ -86,6 +86,9 @@ class Vehicle:
     executor: ScheduleCharger | None = None
     """What carries plans out: the charger itself (OCPP) or a `PlanFollower` in front of it."""
     last_inputs: PlanInputs | None = None
+    car_plugged: bool | None = None
+    car_charging: bool | None = None
+    """What CarData said last, so its re-sends of held values are not new events."""
     last_report_at: datetime | None = None
     counters: Counter[str] = field(default_factory=Counter)
 
@@ -193,9 +196,14 @@ class Service:
             return
         vehicle.estimator.ingest(event)
         if event.field == "plugged" and isinstance(event.value, bool):
-            self.submit(vehicle.name, Plugged("car") if event.value else Unplugged("car"))
+            if vehicle.car_plugged != event.value:  # BMW re-sends held values: news only
+                vehicle.car_plugged = event.value
+                self.submit(vehicle.name, Plugged("car") if event.value else Unplugged("car"))
         elif event.field == "charging_status":
-            self.submit(vehicle.name, CarChargingChanged(str(event.value) == "charging"))
+            charging = str(event.value) == "charging"
+            if vehicle.car_charging != charging:
+                vehicle.car_charging = charging
+                self.submit(vehicle.name, CarChargingChanged(charging))
         elif event.field == "soc_pct" and (
                 vehicle.last_report_at is None or event.measured_at > vehicle.last_report_at):
             vehicle.last_report_at = event.measured_at
@@ -251,7 +259,7 @@ class Service:
             self.db.save_prices(event.prices)
         if state != before:
             self.db.save_state(name, state, now)
-        if not isinstance(event, SocReport | PricesUpdated | Tick) or decisions:
+        if state != before or decisions:  # re-sends that change nothing are not logged
             self.db.log_event(now, name, type(event).__name__, _describe(event))
         plans = [d for d in decisions if isinstance(d, MakePlan)]
         for decision in decisions:

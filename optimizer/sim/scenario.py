@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from optimizer.cardata.tokens import TokenSet, TokenStore
@@ -18,6 +18,7 @@ from optimizer.model import PriceSlot
 from optimizer.ports import PriceSource
 from optimizer.sim.broker import free_port
 from optimizer.sim.simulator import Simulator
+from optimizer.sim.vehicle import SimVehicle
 
 REPO = Path(__file__).resolve().parents[2]
 TARIFF = REPO / "tariffs" / "de_dynamic.toml"
@@ -78,3 +79,44 @@ def write_config(workdir: Path, sim: Simulator, *, http_port: int = 0,
         sim.config_toml(),
     ]), encoding="utf-8")
     return path, password, port
+
+
+def price_csv(path: Path, cheap_from: datetime, cheap_hours: int, days: int = 3) -> Path:
+    """Hourly spot prices around now: 0.30 EUR/kWh, except `cheap_hours` from `cheap_from`."""
+    start = (cheap_from - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    lines = ["start,price"]
+    for hour in range(24 * days):
+        at = start + timedelta(hours=hour)
+        cheap = cheap_from <= at + timedelta(minutes=59) and at < cheap_from + timedelta(
+            hours=cheap_hours)
+        lines.append(f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ},{0.05 if cheap else 0.30}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def spot_tariff(workdir: Path, cheap_from: datetime, cheap_hours: int = 3) -> Path:
+    price_csv(workdir / "spot.csv", cheap_from, cheap_hours)
+    path = workdir / "tariff.toml"
+    path.write_text('name = "test spot"\nkind = "dynamic"\ncurrency = "EUR"\n'
+                    'timezone = "Europe/Berlin"\nmarkup_per_kwh = 0\nvat_pct = 0\n'
+                    'charges_per_kwh = 0\n[spot]\ncsv = "spot.csv"\nunit = "EUR/kWh"\n',
+                    encoding="utf-8")
+    return path
+
+
+def day_of_stream(car: SimVehicle, start: datetime, total: int) -> list[bytes]:
+    """`total` stream messages of one busy day from `start`: arrival, plug-in, a full charge
+    (with re-sends of every held value), unplug, then GPS fixes and re-sends."""
+    step = timedelta(seconds=86_400 / total)
+    at = start
+    out = car.arrive(at) + car.plug_in(at) + car.start_charging(at)
+    while car.charging and len(out) < total:
+        at += timedelta(seconds=30)
+        out += car.advance(at)
+        if len(out) % 40 == 0:
+            out.append(car.resend_all(at))
+    out += car.unplug(at)
+    while len(out) < total:
+        at += step
+        out += car.park(at, 48.137, 11.575) if len(out) % 7 == 0 else [car.resend_all(at)]
+    return out[:total]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,29 +52,6 @@ class Household:
     async def stream_subscribed(self) -> None:
         await self.sim.until(lambda cloud: any(s.subscribed for s in cloud.sessions.values()),
                              20)
-
-
-def price_csv(path: Path, cheap_from: datetime, cheap_hours: int, days: int = 3) -> Path:
-    """Hourly spot prices around now: 0.30 EUR/kWh, except `cheap_hours` from `cheap_from`."""
-    start = (cheap_from - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    lines = ["start,price"]
-    for hour in range(24 * days):
-        at = start + timedelta(hours=hour)
-        cheap = cheap_from <= at + timedelta(minutes=59) and at < cheap_from + timedelta(
-            hours=cheap_hours)
-        lines.append(f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ},{0.05 if cheap else 0.30}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def tariff_file(workdir: Path, cheap_from: datetime, cheap_hours: int = 3) -> Path:
-    price_csv(workdir / "spot.csv", cheap_from, cheap_hours)
-    path = workdir / "tariff.toml"
-    path.write_text('name = "test spot"\nkind = "dynamic"\ncurrency = "EUR"\n'
-                    'timezone = "Europe/Berlin"\nmarkup_per_kwh = 0\nvat_pct = 0\n'
-                    'charges_per_kwh = 0\n[spot]\ncsv = "spot.csv"\nunit = "EUR/kWh"\n',
-                    encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import httpx
 
 from optimizer.service.clock import WallClock
 from optimizer.session import Plugged, SocReport
-from tests.service.conftest import in_process, tariff_file
+from optimizer.sim.scenario import spot_tariff
+from tests.service.conftest import in_process
 
 FIELDS = ["name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
           "target_soc_pct", "departure", "plan", "session"]
@@ -18,7 +19,7 @@ FIELDS = ["name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_h
 
 async def test_api_contract(make_household: Any, tmp_path: Any) -> None:
     now = datetime.now(UTC)
-    household = make_household(tariff=tariff_file(tmp_path, now + timedelta(hours=2)))
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
     async with in_process(household, WallClock()) as started:
         base = started.api_url.removesuffix("/api")
         token = started.token_file.read_text().strip()

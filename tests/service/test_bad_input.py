@@ -13,10 +13,10 @@ from websockets.asyncio.client import connect
 
 from optimizer.service.clock import WallClock
 from optimizer.sim.broker import free_port
-from optimizer.sim.scenario import STATION_ID
+from optimizer.sim.scenario import STATION_ID, spot_tariff
 from optimizer.sim.station import basic_auth
 from optimizer.sim.world import ChargingWorld
-from tests.service.conftest import in_process, tariff_file
+from tests.service.conftest import in_process
 
 UNREACHABLE = f"""
 [[vehicles]]
@@ -41,7 +41,7 @@ async def test_garbage_in_and_an_unreachable_charger(make_household: Any, tmp_pa
                                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     now = datetime.now(UTC)
-    household = make_household(tariff=tariff_file(tmp_path, now + timedelta(hours=2)),
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)),
                                extra="charger_poll_s = 0.2\n" + UNREACHABLE)
     async with in_process(household, WallClock()) as started:
         service = started.service

@@ -14,8 +14,9 @@ import httpx
 from optimizer.service.clock import WallClock
 from optimizer.service.database import ServiceDatabase
 from optimizer.sim.broker import free_port
+from optimizer.sim.scenario import spot_tariff
 from optimizer.sim.world import ChargingWorld
-from tests.service.conftest import start_process, tariff_file, wait_api
+from tests.service.conftest import start_process, wait_api
 
 TZ = ZoneInfo("Europe/Berlin")
 
@@ -40,7 +41,7 @@ async def charge_until(world: ChargingWorld, done: Any, timeout_s: float = 20.0)
 async def test_kill_9_mid_session_and_restart(make_household: Any, tmp_path: Any) -> None:
     now = datetime.now(UTC)
     household = make_household(
-        tariff=tariff_file(tmp_path, now.replace(minute=0, second=0, microsecond=0), 4),
+        tariff=spot_tariff(tmp_path, now.replace(minute=0, second=0, microsecond=0), 4),
         http_port=free_port(), departure=f"{(now + timedelta(hours=9)).astimezone(TZ):%H:%M}")
     clock = WallClock()
     first = start_process(household, "first")

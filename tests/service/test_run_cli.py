@@ -17,8 +17,9 @@ import httpx
 
 from optimizer.service.clock import WallClock
 from optimizer.sim.broker import free_port
+from optimizer.sim.scenario import spot_tariff
 from optimizer.sim.world import ChargingWorld
-from tests.service.conftest import start_process, tariff_file, wait_api
+from tests.service.conftest import start_process, wait_api
 
 TZ = ZoneInfo("Europe/Berlin")
 FIELDS = {"name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
@@ -30,7 +31,7 @@ async def test_run_uploads_the_plan_answers_only_with_the_token_and_stops_on_sig
     now = datetime.now(UTC)
     cheap_from = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     departure = (now + timedelta(hours=9)).astimezone(TZ)
-    household = make_household(tariff=tariff_file(tmp_path, cheap_from, cheap_hours=4),
+    household = make_household(tariff=spot_tariff(tmp_path, cheap_from, cheap_hours=4),
                                http_port=free_port(), departure=f"{departure:%H:%M}")
     process = start_process(household)
     clock = WallClock()
