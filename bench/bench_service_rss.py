@@ -39,6 +39,7 @@ from optimizer.sim.simulator import Simulator
 from optimizer.sim.station import connect_station
 
 CLI = Path(sys.executable).parent / "ev-optimizer"
+CHUNK = 500
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -82,17 +83,20 @@ async def measure(workdir: Path, total: int) -> tuple[int, int, float, int]:
                 await sim.until(lambda c: any(s.subscribed for s in c.sessions.values()), 30)
                 messages = day_of_stream(car, now - timedelta(days=1), total)
                 started = time.perf_counter()
-                await asyncio.to_thread(sim.publish, car, messages, 60.0)
-                taken, last_change = -1, time.perf_counter()
-                while time.perf_counter() - last_change < 5.0:  # until no more arrive
-                    state = await health()
-                    stream = state.get("stream") if state else None
-                    now_taken = int(stream["messages"]) if isinstance(stream, dict) else 0
-                    if now_taken != taken:
-                        taken, last_change = now_taken, time.perf_counter()
-                    if taken >= len(messages):
-                        break
-                    await asyncio.sleep(0.2)
+                taken = 0
+                for chunk in range(0, len(messages), CHUNK):
+                    # paced by what the service has taken: mosquitto drops QoS 0 messages for
+                    # a subscriber that falls behind, and every message must count
+                    await asyncio.to_thread(sim.publish, car, messages[chunk:chunk + CHUNK],
+                                            60.0)
+                    target = min(len(messages), chunk + CHUNK)
+                    deadline = time.perf_counter() + 30.0
+                    while taken < target and time.perf_counter() < deadline:
+                        state = await health()
+                        stream = state.get("stream") if state else None
+                        taken = int(stream["messages"]) if isinstance(stream, dict) else 0
+                        if taken < target:
+                            await asyncio.sleep(0.05)
                 elapsed = time.perf_counter() - started
                 rss, peak = status_kb(process.pid, "VmRSS"), status_kb(process.pid, "VmHWM")
                 receiver.cancel()
