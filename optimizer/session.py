@@ -731,6 +731,8 @@ def _replan(state: VehicleState, reason: str, now: datetime, *,
     if why:
         reason = f"{reason}; {why}"
     if soc is None:
+        # enough cheap slots for a full charge (the car stops at its own target), but no
+        # charging at once on a guess: the minimum SoC waits for a real SoC (REST refresh)
         reason += "; SoC unknown, planned as if empty (the car stops at its own target)"
     inputs = PlanInputs(
         # from the low end of the band: the target is promised, so the plan must reach it
@@ -738,7 +740,8 @@ def _replan(state: VehicleState, reason: str, now: datetime, *,
         soc_pct=soc.low_pct if soc is not None else 0.0,
         target_soc_pct=state.target,
         departure=departure,
-        min_soc_pct=state.target if at_once else min(spec.min_soc_pct, state.target),
+        min_soc_pct=state.target if at_once else (
+            min(spec.min_soc_pct, state.target) if soc is not None else 0.0),
         at_once=at_once,
         charging_now=state.charging)
     return state, [*decisions, MakePlan(spec.name, inputs, reason, routine)]

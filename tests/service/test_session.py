@@ -103,6 +103,7 @@ def test_plug_in_from_the_car_opens_a_session_and_asks_for_a_plan() -> None:
     make = decisions[1]
     assert isinstance(make, MakePlan)
     assert make.inputs.soc_pct == 0.0 and "SoC unknown" in make.reason
+    assert make.inputs.min_soc_pct == 0.0  # no charging at once (dear) on a guess
 
 
 def test_plug_in_seen_by_charger_then_car_is_one_session() -> None:
