@@ -277,7 +277,9 @@ class _SlotTicker:
         self.scheduler.add_job(self._fire, DateTrigger(run_date=wall_at),
                                misfire_grace_time=None)
 
-    def _fire(self) -> None:
+    async def _fire(self) -> None:
+        """A coroutine, so apscheduler runs it on the event loop (a plain function would run
+        in its thread pool, and the service's queue is not thread-safe)."""
         self._schedule()
         self.on_tick(self.clock.now())
 
