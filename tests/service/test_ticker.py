@@ -13,7 +13,7 @@ from optimizer.service.clock import ScaledClock
 
 async def test_ticks_at_slot_boundaries_on_the_loop_thread() -> None:
     start = datetime(2026, 3, 5, 17, 59, 50, tzinfo=UTC)
-    clock = ScaledClock(start, 9000.0)  # a 15-minute slot every 0.1 s
+    clock = ScaledClock(start, 1800.0)  # a 15-minute slot every 0.5 s
     seen: list[tuple[datetime, int]] = []
     done = asyncio.Event()
 
