@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -465,7 +465,7 @@ class Service:
     async def set_smart(self, name: str, on: bool) -> None:
         await self.submit_and_wait(name, SmartSet(on))
 
-    async def changes(self) -> AsyncIterator[list[VehicleView]]:
+    async def changes(self) -> AsyncGenerator[list[VehicleView], None]:
         queue: asyncio.Queue[list[VehicleView]] = asyncio.Queue(maxsize=16)
         self._subscribers.add(queue)
         try:

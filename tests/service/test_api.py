@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,3 +80,21 @@ async def test_api_contract(make_household: Any, tmp_path: Any) -> None:
             assert sessions[0]["id"] == view["session"]["id"]
             assert set(sessions[0]) == {"id", "vehicle", "started_at", "ended_at", "energy_kwh",
                                         "cost", "cost_on_arrival", "saving"}
+
+
+async def test_changes_yields_the_snapshot_after_each_change(make_household: Any,
+                                                             tmp_path: Any) -> None:
+    now = datetime.now(UTC)
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
+    async with in_process(household, WallClock()) as started:
+        service = started.service
+        changes = service.changes()
+        first = asyncio.ensure_future(anext(changes))
+        await asyncio.sleep(0)  # let the subscriber register before the change
+        await service.submit_and_wait("iX1", Plugged("car"))
+        snapshot = await asyncio.wait_for(first, 5)
+        assert snapshot[0]["plugged"] is True
+        await service.set_boost("iX1", True)
+        while not (await asyncio.wait_for(anext(changes), 5))[0]["boost"]:
+            pass
+        await changes.aclose()
