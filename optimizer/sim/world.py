@@ -20,6 +20,7 @@ from optimizer.sim.station import SimStation
 from optimizer.sim.vehicle import SimVehicle
 
 Listener = Callable[[str, dict[str, Any]], None]
+PHYSICS_STRIDE = timedelta(seconds=30)
 
 
 class ChargingWorld:
@@ -36,6 +37,7 @@ class ChargingWorld:
         self.meter_every = meter_every
         self.listener = listener
         self._last_meter: datetime | None = None
+        self._physics_at: datetime | None = None
         self.meter_log: list[tuple[datetime, float]] = []
         """Every meter reading sent: (time, cumulative whole Wh, as a real meter reports)."""
 
@@ -63,8 +65,19 @@ class ChargingWorld:
         self._tell("unplugged")
 
     async def step(self) -> None:
-        """Move the physics on to the clock's `now` (call it often)."""
+        """Move the physics on to the clock's `now` (call it often), in strides of at most
+        `PHYSICS_STRIDE` of simulated time: at a high speed, or on a loaded machine, one call
+        may cover many minutes, and the station's limit must be read at each moment of them."""
         now = self.clock.now()
+        at = self._physics_at or now
+        while True:
+            at = min(now, at + PHYSICS_STRIDE)
+            await self._physics(at)
+            if at >= now:
+                break
+        self._physics_at = now
+
+    async def _physics(self, now: datetime) -> None:
         car, station = self.car, self.station
         if not car.plugged:
             return
