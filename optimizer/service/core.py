@@ -266,6 +266,9 @@ class Service:
             if not isinstance(decision, MakePlan):
                 await self.execute(vehicle, decision, now)
         if plans:
+            for decision in plans:
+                self.db.log_event(now, name, "MakePlan", {"reason": decision.reason,
+                                                          "routine": decision.routine})
             await self._plan(plans, now)
         if isinstance(event, Tick):
             await self._slot_boundary(vehicle, now)
