@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from optimizer.chargers.factory import open_chargers
 from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.config import Config
+from optimizer.errors import UserError
 from optimizer.model import SLOT, ChargerState
 from optimizer.ports import Charger, MeterSource, Notifier, PriceSource
 from optimizer.service.api_token import ensure_api_token
@@ -236,18 +238,33 @@ class _Running:
 
 async def _serve_http(service: Service, token: str, config: Config) -> tuple[_Running, int]:
     app = build_app(service, token)
-    server = _Server(uvicorn.Config(app, host=config.service.http_host,
-                                    port=config.service.http_port, log_level="warning",
+    host, port = config.service.http_host, config.service.http_port
+    listening = _listen(host, port)  # ourselves: uvicorn would sys.exit() on a bind error
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     access_log=False, lifespan="off"))
-    task = asyncio.ensure_future(server.serve())
+    task = asyncio.ensure_future(server.serve(sockets=[listening]))
     while not server.started:
         if task.done():
-            task.result()  # the port is taken, say: raise why
-            raise OSError(f"the HTTP server on {config.service.http_host}:"
-                          f"{config.service.http_port} did not start")
+            task.result()
+            raise UserError(f"[service] the HTTP API on {host}:{port} did not start")
         await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return _Running(server, task), int(port)
+    return _Running(server, task), int(listening.getsockname()[1])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as exc:
+        raise UserError(
+            f"[service] cannot listen on {host}:{port}: {exc.strerror or exc}; set another "
+            f"http_port (or http_host), or stop the program that uses it") from None
+    listening.listen(128)
+    listening.setblocking(False)
+    return listening
 
 
 # --------------------------------------------------------------------------- scheduler
