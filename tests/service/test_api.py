@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 
+from optimizer.model import Notification, NotificationKind
 from optimizer.service.clock import WallClock
 from optimizer.session import Plugged, SocReport
 from optimizer.sim.scenario import spot_tariff
+from optimizer.web.facade import ServiceFacade
 from tests.service.conftest import in_process
 
 FIELDS = ["name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
@@ -98,3 +100,27 @@ async def test_changes_yields_the_snapshot_after_each_change(make_household: Any
         while not (await asyncio.wait_for(anext(changes), 5))[0]["boost"]:
             pass
         await changes.aclose()
+
+
+async def test_notifiers_and_extra_adapters_are_wired_in_one_line_each(
+        make_household: Any, tmp_path: Any) -> None:
+    now = datetime.now(UTC)
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
+    got: list[Notification] = []
+    seen: list[ServiceFacade] = []
+
+    class Recorder:
+        async def notify(self, notification: Notification) -> None:
+            got.append(notification)
+
+    async def entities(facade: ServiceFacade) -> None:  # e.g. the HA MQTT publisher
+        seen.append(facade)
+
+    async with in_process(household, WallClock(), notifiers=[Recorder()],
+                          adapters=[entities]) as started:
+        service = started.service
+        service.submit("iX1", SocReport(30.0, 29.5, 30.5, now))
+        await service.submit_and_wait("iX1", Plugged("car"))
+        assert seen == [service]
+        plan = next(n for n in got if n.kind is NotificationKind.PLAN)
+        assert plan.vehicle == "iX1" and "Charging" in plan.body
