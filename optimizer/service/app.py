@@ -352,7 +352,9 @@ async def _meter(service: Service, vehicles: list[Vehicle], charger: MeterSource
 
 async def _cardata(service: Service, stream: CardataStream) -> None:
     async def handle(message: StreamMessage) -> None:
-        for event in stream.parse(message):  # an invalid message is counted and logged there
+        events = stream.parse(message)  # an invalid message is counted and logged there
+        # a SoC that comes with the plug-in goes first, so the first plan already knows it
+        for event in sorted(events, key=lambda e: e.field != "soc_pct"):
             service.vehicle_event(event)
 
     while True:
