@@ -23,6 +23,7 @@ from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
 from optimizer.errors import ConfigError
 from optimizer.planner.settings import SiteSettings
+from optimizer.service.settings import ServiceSettings
 
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 
@@ -149,6 +150,7 @@ class Config(_Section):
     chargers: list[ChargerConfig] = Field(min_length=1)
     cardata: CardataSettings = CardataSettings()
     site: SiteSettings = SiteSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @field_validator("timezone")
     @classmethod

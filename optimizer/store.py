@@ -5,6 +5,11 @@ survive restarts, and a half-written file must never replace a good one. SQLite 
 commits and a single file without running a server; each document is one row, so writers of
 different keys never clobber each other. Values are stored as JSON text so the file stays
 readable with the `sqlite3` shell.
+
+The file is versioned: `MIGRATIONS` is the numbered list of schema steps and `PRAGMA
+user_version` says how many have run, so an old file is brought up to date on open and a file
+from a newer version is refused instead of being misread. WAL journaling lets the HTTP side read
+while the service writes, and a kill -9 loses only a transaction that had not committed.
 """
 
 from __future__ import annotations
@@ -13,17 +18,75 @@ import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 from optimizer.errors import InputError
 from optimizer.model import require_aware
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    updated_at TEXT
+MIGRATIONS: tuple[str, ...] = (
+    # 1: named JSON documents (learned estimator parameters, small ledgers)
+    """
+    CREATE TABLE IF NOT EXISTS documents (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT
+    );
+    """,
+    # 2: the charging service (optimizer/service/database.py)
+    """
+    CREATE TABLE vehicles (
+        name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        vehicle TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        energy_kwh REAL NOT NULL,
+        cost REAL NOT NULL,
+        cost_on_arrival REAL,
+        saving REAL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_start ON sessions (started_at);
+    CREATE TABLE plans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vehicle TEXT NOT NULL,
+        session_id TEXT,
+        version INTEGER NOT NULL,
+        made_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        plan TEXT NOT NULL
+    );
+    CREATE INDEX plans_by_session ON plans (session_id, version);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        vehicle TEXT,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE TABLE prices (
+        start TEXT PRIMARY KEY,
+        end TEXT NOT NULL,
+        price REAL
+    );
+    """,
 )
-"""
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Run the migrations this file has not seen yet, each in its own transaction."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"store {path}: schema version {version} is newer than this program knows "
+            f"({len(MIGRATIONS)}); update ev-optimizer or use another state_dir")
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        db.executescript(
+            f"BEGIN; {MIGRATIONS[number - 1]} PRAGMA user_version = {number}; COMMIT;")
 
 
 class StoreError(InputError):
@@ -38,9 +101,10 @@ class SqliteStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit off (the default): each save is its own transaction, committed at once
-            self._db = sqlite3.connect(self.path)
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            migrate(self._db, self.path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self.path}: cannot open as SQLite ({exc})") from None
 
@@ -83,7 +147,7 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> SqliteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -69,8 +69,12 @@ async def open_chargers(
     *,
     wait_s: float | None = None,
     on_listening: Callable[[OcppCharger, str], None] | None = None,
+    lazy: bool = False,
 ) -> AsyncIterator[dict[str, Charger]]:
     """Every configured (non-simulated) charger by name, connected, until the block ends.
+
+    With `lazy`, Modbus boxes connect on first use (and reconnect by themselves) instead of
+    at once: a service must start, and keep running, while a box is down.
 
     OCPP chargers on the same host and port share one central system; `on_listening` hears
     each station's URL once its central system accepts connections. With `wait_s`, each OCPP
@@ -85,10 +89,15 @@ async def open_chargers(
             limits = current_range(config)
             if config.modbus is not None and config.kind == "modbus":
                 mb = config.modbus
-                chargers[config.name] = await stack.enter_async_context(ModbusCharger(
+                box = ModbusCharger(
                     config.name, load_map(mb.model), limits, clock, host=mb.host,
                     port=mb.port, unit_id=mb.unit_id, timeout_s=mb.timeout_s,
-                    retries=mb.retries))
+                    retries=mb.retries)
+                if lazy:
+                    stack.push_async_callback(box.close)
+                    chargers[config.name] = box
+                else:
+                    chargers[config.name] = await stack.enter_async_context(box)
             elif config.homeassistant is not None and config.kind == "homeassistant":
                 ha = config.homeassistant
                 token = read_secret(_resolve(base, ha.token_file), "Home Assistant token",

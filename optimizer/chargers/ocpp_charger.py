@@ -34,6 +34,8 @@ def schedule_matches(periods: Sequence[CurrentPeriod], composite: CompositeSched
     """True when the station's composite schedule gives the plan's limit at every boundary of
     either schedule inside the composite window (stations may split or merge periods)."""
     window_end = composite.start.timestamp() + composite.duration_s
+    if periods:  # past the plan's end the station is back on its own default, as intended
+        window_end = min(window_end, periods[-1].end.timestamp())
     instants = {composite.start}
     instants.update(composite.start + timedelta(seconds=s) for s, _ in composite.periods)
     for period in periods:
@@ -187,6 +189,11 @@ class OcppCharger:
                 f"that the wallbox's central-system URL points at /ocpp/{self.station_id}"
             )
         return self._session
+
+    @property
+    def state(self) -> ChargerState:
+        """The connector's last reported state (UNKNOWN while disconnected), for watchers."""
+        return self._state if self.connected else ChargerState.UNKNOWN
 
     @property
     def transaction_id(self) -> str | None:

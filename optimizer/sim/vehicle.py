@@ -178,6 +178,15 @@ class SimVehicle:
 
     # -- events ----------------------------------------------------------------------------------
 
+    def arrive(self, now: datetime) -> list[bytes]:
+        """The end of a trip: the car reports its SoC, capacity, target and range once."""
+        return [self._message(now, {
+            **self._soc_entries(now),
+            MAX_ENERGY: self._entry(MAX_ENERGY, self.capacity_kwh, now, "kWh"),
+            TARGET: self._entry(TARGET, self.target_soc_pct, now, "%"),
+            RANGE: self._entry(RANGE, round(self.soc_pct * self.km_per_pct), now, "km"),
+        })]
+
     def plug_in(self, now: datetime) -> list[bytes]:
         self.plugged = True
         return [self._message(now, {

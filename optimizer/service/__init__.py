@@ -1,0 +1,1 @@
+"""The charging service: the asyncio shell around the pure session state machine."""

@@ -1,0 +1,140 @@
+"""Fixtures for the service tests: a household on the simulators (real mosquitto with TLS, the
+CarData HTTP side, an `ocpp`-library station) and the service, in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from optimizer.config import Config, load_config
+from optimizer.ports import Clock, PriceSource
+from optimizer.service.app import ServiceOptions, Started, run_service
+from optimizer.sim.broker import MOSQUITTO
+from optimizer.sim.cloud import SimConfig
+from optimizer.sim.scenario import STATION_ID, VIN, sign_in, write_config
+from optimizer.sim.simulator import Simulator
+from optimizer.sim.station import SimStation, connect_station
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Household:
+    workdir: Path
+    sim: Simulator
+    config_path: Path
+    password: str
+    ocpp_port: int
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ocpp_port}/ocpp"
+
+    async def station(self, clock: Clock, **options: Any) -> tuple[SimStation, asyncio.Task[None]]:
+        return await connect_station(self.ocpp_url, STATION_ID, self.password, clock, **options)
+
+    async def stream_subscribed(self) -> None:
+        await self.sim.until(lambda cloud: any(s.subscribed for s in cloud.sessions.values()),
+                             20)
+
+
+@pytest.fixture
+def make_household(tmp_path: Path) -> Iterator[Any]:
+    if not os.path.exists(MOSQUITTO) or shutil.which("openssl") is None:
+        pytest.skip("the CarData simulator needs mosquitto and openssl")
+    sims: list[Simulator] = []
+
+    def make(tariff: Path | None = None, soc_pct: float = 30.0, **config: Any) -> Household:
+        sim = Simulator(tmp_path / "sim", SimConfig(auto_approve=True,
+                                                   reconnect_refusal_probability=0.0))
+        sim.start()
+        sims.append(sim)
+        sim.add_vehicle(VIN, soc_pct=soc_pct, target_soc_pct=100.0, profile="level")
+        if tariff is not None:
+            config["tariff"] = tariff
+        path, password, port = write_config(tmp_path, sim, **config)
+        sign_in(sim, tmp_path / "state", datetime.now(UTC))
+        return Household(tmp_path, sim, path, password, port)
+
+    yield make
+    for sim in sims:
+        sim.stop()
+
+
+@asynccontextmanager
+async def in_process(household: Household, clock: Any, prices: PriceSource | None = None,
+                     **options: Any) -> AsyncIterator[Started]:
+    """The service in this event loop, stopped (as by SIGTERM) when the block ends."""
+    started: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(run_service(household.config, ServiceOptions(
+        clock=clock, prices=prices, stop=stop, charger_base=household.workdir,
+        on_started=started.set_result, **options)))
+    waiting: list[asyncio.Future[Any]] = [started, task]
+    await asyncio.wait(waiting, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield await started
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def start_process(household: Household, name: str = "run") -> Process:
+    log = household.workdir / f"{name}.log"
+    handle = log.open("w", encoding="utf-8")
+    popen = subprocess.Popen(
+        [str(VENV_BIN / "ev-optimizer"), "run", "--config", str(household.config_path)],
+        stdout=handle, stderr=subprocess.STDOUT, text=True, cwd=household.workdir)
+    return Process(popen, log)
+
+
+async def wait_api(household: Household, process: Process | None = None,
+                   timeout_s: float = 20.0) -> tuple[str, str]:
+    """(base url, token) once the subprocess's API answers."""
+    config = household.config
+    token_file = config.state_dir / "api_token"
+    base = f"http://127.0.0.1:{config.service.http_port}"
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            if process is not None and process.popen.poll() is not None:
+                raise AssertionError(f"the service exited: {process.output()}")
+            if token_file.exists():
+                token = token_file.read_text().strip()
+                try:
+                    response = await client.get(f"{base}/api/health",
+                                                headers={"Authorization": f"Bearer {token}"})
+                    if response.status_code == 200:
+                        return base, token
+                except httpx.HTTPError:
+                    pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service's API did not come up: "
+                         + (process.output() if process is not None else ""))
