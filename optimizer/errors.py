@@ -21,3 +21,10 @@ class ConfigError(UserError):
 
 class InputError(UserError):
     """A file or argument given on the command line is invalid (price CSV, tariff, JSONL)."""
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """`repr(value)`, cut to `limit` characters: a message names a bad value, it never echoes a
+    whole file (the first line of /etc/passwd given as a price file, say)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"

@@ -11,6 +11,10 @@ adding rows one by one from Python.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+import threading
 from dataclasses import dataclass, field
 
 import highspy
@@ -19,6 +23,38 @@ import numpy as np
 from optimizer.planner.problem import Problem
 
 _INF = highspy.kHighsInf
+_FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def new_solver() -> highspy.Highs:
+    """A silent HiGHS instance.
+
+    HiGHS prints its banner on stdout when the first `Highs` of a process is built, before any
+    option can be set, which corrupts `plan --json` and `--batch` output. So the first one is
+    built with file descriptor 1 pointed at /dev/null (C's stdio buffer flushed before fd 1 is
+    restored, so that nothing leaks out later); every later one prints nothing by itself.
+    """
+    global _banner_done
+    with _banner_lock:
+        if not _banner_done:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                solver = highspy.Highs()  # type: ignore[no-untyped-call]
+                ctypes.CDLL(None).fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+            _banner_done = True
+        else:
+            solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    solver.setOptionValue("output_flag", False)
+    return solver
 
 
 @dataclass
@@ -49,7 +85,8 @@ class _Lp:
     def put(self, row: int, col: int, value: float) -> None:
         self.entries[col].append((row, value))
 
-    def solve(self, time_limit_s: float) -> tuple[list[float], str]:
+    def solve(self, time_limit_s: float) -> tuple[list[float], str, bool]:
+        """(column values, HiGHS status, optimal?); no values when there is no solution."""
         lp = highspy.HighsLp()
         lp.num_col_ = len(self.cost)
         lp.num_row_ = len(self.row_lower)
@@ -75,8 +112,7 @@ class _Lp:
                 highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                 for i in self.integer
             ]
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
-        solver.setOptionValue("output_flag", False)
+        solver = new_solver()
         solver.setOptionValue("threads", 1)
         solver.setOptionValue("time_limit", time_limit_s)
         solver.setOptionValue("mip_rel_gap", 1e-5)
@@ -84,16 +120,27 @@ class _Lp:
         solver.run()
         status = solver.getModelStatus()
         name = solver.modelStatusToString(status)
-        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
-            return [], name
-        values_out = list(solver.getSolution().col_value)
-        if not values_out:
-            return [], name
-        return values_out, name
+        if status == highspy.HighsModelStatus.kOptimal:
+            return list(solver.getSolution().col_value), name, True
+        # At the time limit HiGHS may hold a feasible incumbent: the best plan found so far,
+        # which the caller may use but must not call optimal. Without one there is nothing.
+        timed_out = status == highspy.HighsModelStatus.kTimeLimit
+        if timed_out and solver.getInfo().primal_solution_status == _FEASIBLE:
+            return list(solver.getSolution().col_value), name, False
+        return [], name, False
 
 
-def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float], str]:
-    """Return (energy per slot, HiGHS status); an empty list when HiGHS found no solution."""
+@dataclass(frozen=True, slots=True)
+class MilpResult:
+    energy_kwh: list[float]
+    """Energy per slot; empty when HiGHS found no solution at all."""
+    status: str
+    """HiGHS's model status, e.g. 'Optimal' or 'Time limit reached'."""
+    optimal: bool
+
+
+def solve_milp(problem: Problem, time_limit_s: float) -> MilpResult:
+    """Solve `problem`; at the time limit the best solution found so far, marked not optimal."""
     horizon = problem.horizon
     n = len(horizon)
     lp = _Lp()
@@ -168,7 +215,7 @@ def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float
             for col in start:
                 lp.put(block, col, 1.0)
 
-    values, status = lp.solve(time_limit_s)
+    values, status, optimal = lp.solve(time_limit_s)
     if not values:
-        return [], status
-    return [max(values[col], 0.0) for col in energy], status
+        return MilpResult([], status, False)
+    return MilpResult([max(values[col], 0.0) for col in energy], status, optimal)

@@ -75,7 +75,7 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("vehicles.0.departures.monday", "07:30", "vehicles[0].departures.monday:"),
         ("vehicles.0.efficiency", 1.2, "vehicles[0].efficiency: Input should be less than or "
                                        "equal to 1"),
-        ("chargers.0.phases", 4, "chargers[0].phases: Input should be 1, 2 or 3"),
+        ("chargers.0.phases", 4, "chargers[0].phases: Input should be 1 or 3"),
         ("chargers.0.min_current_a", 20, "min_current_a (20) is above max_current_a (16)"),
         ("chargers.0.kind", "wifi", "chargers[0].kind: Input should be 'ocpp', 'modbus', "
                                     "'homeassistant' or 'simulated'"),
