@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optimizer import bounds
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
-from optimizer.errors import ConfigError
+from optimizer.errors import ConfigError, not_utf8, one_line
 from optimizer.planner import DEFAULT_EFFICIENCY, PlanOptions
 
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
@@ -283,8 +283,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_describe(error)}" for error in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(one_line([_describe(error) for error in exc.errors()], source)) from None
 
 
 def load_config(path: Path) -> Config:
@@ -296,10 +295,7 @@ def load_config(path: Path) -> Config:
             f"{path}: config file not found; pass --config with the path to your config.toml"
         ) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-            f"save config.toml as UTF-8"
-        ) from None
+        raise ConfigError(f"{path}: {not_utf8(exc)}; save the config file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
     try:

@@ -28,3 +28,15 @@ def quoted(value: object, limit: int = 40) -> str:
     whole file (the first line of /etc/passwd given as a price file, say)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """What is wrong with a file that is not UTF-8 text, without quoting its content."""
+    return f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+
+
+def one_line(problems: list[str], source: str) -> str:
+    """Several problems of one file as one line: the first in full, then the others."""
+    first, *others = problems
+    more = f" (and {len(others)} more: {'; '.join(others)})" if others else ""
+    return f"{source}: {first}{more}"

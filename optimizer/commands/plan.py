@@ -16,7 +16,7 @@ from typing import Any
 
 from optimizer.bounds import PLAN_NUMBERS, Range
 from optimizer.config import Config, PlannerConfig, load_config
-from optimizer.errors import InputError, UserError, quoted
+from optimizer.errors import InputError, UserError, not_utf8, quoted
 from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import (
     DEFAULT_EFFICIENCY,
@@ -290,8 +290,7 @@ def _read_batch(path: Path) -> list[str]:
         raise InputError(f"{path}: batch file not found") from None
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-            f"a batch file has one JSON object per line"
+            f"{path}: {not_utf8(exc)}; a batch file has one JSON object per line"
         ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the batch file: {exc.strerror}") from None
@@ -302,17 +301,18 @@ _REQUIRED = ("prices", "now", "departure", "soc", "target", "capacity", "max_pow
 _BATCH_KEYS = {*_STRING_KEYS, *PLAN_NUMBERS, "charging_now"}
 
 
-def _reject_constant(name: str) -> None:
-    raise InputError(f"{name} is not a JSON number; write a finite number")
+def _parse_int(text: str) -> float | int:
+    """JSON integers as Python does, except that a huge one is infinite (and so out of any
+    range, refused with its key) instead of an error that cannot say which key it was."""
+    return int(text) if len(text) <= 100 else float("inf") if text[0] != "-" else float("-inf")
 
 
 def _plan_line(path: Path, number: int, line: str, cache: dict[Path, PriceSeries]) -> ChargePlan:
     """One batch line becomes the same Namespace the flags produce, so both share one path."""
     where = f"{path}:{number}"
     try:
-        item = json.loads(line, parse_constant=_reject_constant)
-    except InputError as exc:
-        raise InputError(f"{where}: {exc}") from None
+        # NaN and Infinity parse as floats here, so that the range check names their key.
+        item = json.loads(line, parse_int=_parse_int)
     except RecursionError:
         raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
     except ValueError as exc:  # JSONDecodeError, and integers too long to convert
