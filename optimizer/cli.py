@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import optimizer.commands
 from optimizer import __version__
-from optimizer.errors import UserError
+from optimizer.errors import UserError, printable
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:
             raise
-        message = f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
+        message = printable(
+            f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         if wants_json:
             print(json.dumps({"error": message}))
         print(f"error: {message}", file=sys.stderr)
@@ -91,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: UserError, wants_json: bool) -> int:
     """The message on stderr; with `--json`, also as `{"error": ...}` on stdout, so that what a
     script parses is JSON on every path."""
+    message = printable(str(exc))
     if wants_json:
-        print(json.dumps({"error": str(exc)}))
-    print(f"error: {exc}", file=sys.stderr)
+        print(json.dumps({"error": message}))
+    print(f"error: {message}", file=sys.stderr)
     return exc.exit_code

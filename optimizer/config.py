@@ -274,7 +274,7 @@ def _describe(error: Any) -> str:
     message = str(error["msg"])
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
-        return f"{where}: {message}"
+        return f"{where}: {message}" if loc else message  # a whole-file check names its keys
     return f"{where}: {message} (got {error.get('input')!r})"
 
 

@@ -1,4 +1,4 @@
-"""The project's exception tree.
+"""The project's exception tree, and the helpers that keep an error message to one safe line.
 
 Every error a person can fix (a wrong config key, a bad price file, a refused login) is a
 `UserError`: the CLI prints its message and exits with code 2, without a traceback.
@@ -40,3 +40,12 @@ def one_line(problems: list[str], source: str) -> str:
     first, *others = problems
     more = f" (and {len(others)} more: {'; '.join(others)})" if others else ""
     return f"{source}: {first}{more}"
+
+
+def printable(message: str) -> str:
+    """`message` with every control or line-separator character escaped (`\\x1e`), so that a
+    value quoted from bad input can never split an error into several lines."""
+    return "".join(
+        char if char.isprintable() or char == " " else char.encode("unicode_escape").decode()
+        for char in message
+    )

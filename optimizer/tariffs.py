@@ -33,7 +33,7 @@ from optimizer.model import SLOT, PriceSlot
 from optimizer.times import parse_time
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_COLUMN_NAME = re.compile(r"[\w .()/%-]{1,40}")
+_COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
 _UNIT_SCALE = {"EUR/kWh": 1.0, "EUR/MWh": 0.001, "ct/kWh": 0.01, "GBP/kWh": 1.0, "p/kWh": 0.01}
 
 
@@ -145,7 +145,7 @@ def _read_price_rows(
             ends.append(end)
             prices.append(price)
     except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: not a CSV file ({exc})") from None
+        raise InputError(f"{path}:{max(reader.line_num, 1)}: not a CSV file ({exc})") from None
     if not starts:
         raise InputError(f"{path}: no price rows; the file needs at least one")
     return PriceSeries(tuple(starts), _fill_ends(path, starts, ends), tuple(prices))

@@ -16,7 +16,7 @@ from typing import Any
 
 from optimizer.bounds import PLAN_NUMBERS, Range
 from optimizer.config import Config, PlannerConfig, load_config
-from optimizer.errors import InputError, UserError, not_utf8, quoted
+from optimizer.errors import InputError, UserError, not_utf8, printable, quoted
 from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import (
     DEFAULT_EFFICIENCY,
@@ -178,10 +178,10 @@ def _from_args(
         config.charger(vehicle.charger)
         if config is not None and vehicle is not None and vehicle.charger is not None else None
     )
-    now = parse_time(args.now, "now") if args.now else WallClock().now().astimezone()
+    now = parse_time(args.now, "now") if args.now is not None else WallClock().now().astimezone()
     if config is not None:
         now = now.astimezone(config.tz)
-    if args.departure:
+    if args.departure is not None:
         departure = parse_time(args.departure, "departure")
     elif vehicle is not None and config is not None:
         found = vehicle.next_departure(now, config.tz)
@@ -261,13 +261,13 @@ def _run_batch(path: Path) -> int:
     failed = 0
     out = sys.stdout
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip(" \t"):  # JSON's own whitespace; anything else is a bad request
             continue
         try:
             result = dump_json(plan_to_json(_plan_line(path, number, line, cache)))
         except UserError as exc:
             failed += 1
-            result = dump_json({"error": str(exc), "line": number})
+            result = dump_json({"error": printable(str(exc)), "line": number})
         except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
             # Nothing here is expected; but one line must never cost the rest of the batch.
             failed += 1
@@ -285,7 +285,7 @@ def _run_batch(path: Path) -> int:
 
 def _read_batch(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: batch file not found") from None
     except UnicodeDecodeError as exc:
@@ -294,6 +294,9 @@ def _read_batch(path: Path) -> list[str]:
         ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the batch file: {exc.strerror}") from None
+    # JSON Lines ends lines with \n (or \r\n) only: `splitlines` would also split at a form
+    # feed or U+2028 inside a line, and the results would no longer match the requests.
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
 _STRING_KEYS = {"prices", "now", "departure", "taper", "mode"}
