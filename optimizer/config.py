@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optimizer import bounds
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
-from optimizer.errors import ConfigError, not_utf8, one_line
+from optimizer.errors import ConfigError, one_line
 from optimizer.planner import DEFAULT_EFFICIENCY, PlanOptions
+from optimizer.textfiles import read_text
 
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _PLAN = PlanOptions()
@@ -288,16 +289,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
 
 def load_config(path: Path) -> Config:
     """Read and validate config.toml; relative paths inside it are relative to the file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found; pass --config with the path to your config.toml"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: {not_utf8(exc)}; save the config file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    raw = read_text(path, "config file", error=ConfigError,
+                    missing_hint="; pass --config with the path to your config.toml")
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optimizer.bounds import PRICE, Range
 from optimizer.errors import InputError, not_utf8, one_line, quoted
 from optimizer.model import SLOT, PriceSlot
+from optimizer.textfiles import read_text
 from optimizer.times import parse_time
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -395,13 +396,7 @@ def _tariff_problem(loc: tuple[Any, ...], message: str) -> str:
 def load_tariff(path: Path) -> Tariff:
     """Load and validate a tariff TOML file (and its spot CSV, relative to the file)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: tariff file not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: {not_utf8(exc)}; save the tariff file as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the tariff file: {exc.strerror}") from None
+        data = tomllib.loads(read_text(path, "tariff file"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:

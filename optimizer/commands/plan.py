@@ -16,7 +16,7 @@ from typing import Any
 
 from optimizer.bounds import PLAN_NUMBERS, Range
 from optimizer.config import Config, PlannerConfig, load_config
-from optimizer.errors import InputError, UserError, not_utf8, printable, quoted
+from optimizer.errors import InputError, UserError, printable, quoted
 from optimizer.model import ChargePlan, TaperPoint
 from optimizer.planner import (
     DEFAULT_EFFICIENCY,
@@ -28,6 +28,7 @@ from optimizer.planner import (
 from optimizer.ports import PriceSource, WallClock
 from optimizer.tariffs import PriceSeries, load_tariff, read_price_csv
 from optimizer.terminal_chart import render_plan
+from optimizer.textfiles import read_text
 from optimizer.times import parse_time
 
 
@@ -284,16 +285,7 @@ def _run_batch(path: Path) -> int:
 
 
 def _read_batch(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: batch file not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: {not_utf8(exc)}; a batch file has one JSON object per line"
-        ) from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the batch file: {exc.strerror}") from None
+    text = read_text(path, "batch file")
     # JSON Lines ends lines with \n (or \r\n) only: `splitlines` would also split at a form
     # feed or U+2028 inside a line, and the results would no longer match the requests.
     return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]

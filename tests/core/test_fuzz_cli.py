@@ -43,12 +43,15 @@ json_scalars = st.one_of(
                      "0001-01-01T00:00:00+00:00", "80:11,100:2", "block", "/etc/passwd",
                      "/", "2024-03-05T19:00:00+01:00", "80:inf", "1e400"]),
 )
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=6,
-)
+
+
+def nested(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Scalars, and small lists and tables of them (tables are JSON objects, TOML inline)."""
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+
+
+json_values = nested(json_scalars)
 plausible = {
     "soc": st.floats(-10, 110), "target": st.floats(-10, 110), "capacity": st.floats(-1, 300),
     "max_power": st.floats(-1, 600), "min_power": st.floats(-1, 20),
@@ -163,12 +166,7 @@ toml_scalars = st.one_of(
     st.sampled_from(["30", "07:30", "3", "true", "Europe/Berlin", "/etc/passwd", "..", "",
                      "ocpp", "modbus", "simulated", "block"]),
 )
-toml_values = st.recursive(
-    toml_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=5,
-)
+toml_values = nested(toml_scalars)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
