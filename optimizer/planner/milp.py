@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from optimizer.planner.horizon import Horizon
 from optimizer.planner.problem import Problem
 
 _INF = highspy.kHighsInf
@@ -218,4 +219,42 @@ def solve_milp(problem: Problem, time_limit_s: float) -> MilpResult:
     values, status, optimal = lp.solve(time_limit_s)
     if not values:
         return MilpResult([], status, False)
+    if optimal and _late_among_fallbacks(horizon, caps, [values[col] for col in energy]):
+        values = _earliest_of_equal_cost(lp, values, energy, time_limit_s)
     return MilpResult([max(values[col], 0.0) for col in energy], status, optimal)
+
+
+def _late_among_fallbacks(horizon: Horizon, caps: list[float], energy: list[float]) -> bool:
+    """True when a slot priced at the fallback charges while an earlier one has room left.
+
+    Every slot past the published prices costs the same fallback price, and the cost's tiny
+    time preference (1e-9 per slot) is far below HiGHS's optimality gap, so HiGHS may pick any
+    of them; a plan that scatters over slots nobody knows the price of cannot be explained.
+    (Ties between published prices, such as the quarters of an hourly price, are left to the
+    first solve: they are common, and a second solve for each would double the MILP's time.)
+    """
+    room_from: int | None = None
+    for i, (provisional, cap, e) in enumerate(
+            zip(horizon.provisional, caps, energy, strict=True)):
+        if not provisional:
+            continue
+        if e > 1e-6 and room_from is not None:
+            return True
+        if e < cap - 1e-6 and room_from is None:
+            room_from = i
+    return False
+
+
+def _earliest_of_equal_cost(lp: _Lp, values: list[float], energy: list[int],
+                            time_limit_s: float) -> list[float]:
+    """Of the plans that cost no more than `values`, the one that charges earliest."""
+    cost = sum(c * v for c, v in zip(lp.cost, values, strict=True))
+    cap = lp.row(-_INF, cost + 1e-9 * max(1.0, abs(cost)))
+    for col, c in enumerate(lp.cost):
+        if c:
+            lp.put(cap, col, c)
+    lp.cost = [0.0] * len(lp.cost)
+    for i, col in enumerate(energy):
+        lp.cost[col] = float(i)
+    earliest, _, _ = lp.solve(time_limit_s)
+    return earliest or values

@@ -253,7 +253,8 @@ def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> s
         in zip(horizon.starts, horizon.provisional, strict=True) if unknown
     ).isoformat(timespec="minutes")
     why = (
-        "the unknown_price given, and are chosen like published slots at that price"
+        "the unknown_price given: they are chosen like published slots at that price, the "
+        "earliest first"
         if fallback_given
         else "just above the highest published one, so they are used only because the "
         "published slots do not suffice"

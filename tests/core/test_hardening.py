@@ -350,7 +350,9 @@ def test_unknown_price_plan_says_why_it_starts_when_it_does(capsys: pytest.Captu
     result = json.loads(out)
     assert "no price is published from 2025-01-01T01:00+01:00" in result["reason"]
     assert "fallback price 0.0500" in result["reason"]
-    assert any(s.get("provisional") for s in result["slots"])
+    fallback = [s for s in result["slots"] if s.get("provisional")]
+    assert fallback[0]["start"] == "2025-01-01T01:00:00+01:00"  # the earliest unpriced slot
+    assert all(a["end"] == b["start"] for a, b in pairwise(fallback))  # no scattering
     code, text, _ = run(args, capsys)
     assert "note: no price is published from" in text and "fallback price 0.0500" in text
 
