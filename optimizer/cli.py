@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import pkgutil
@@ -18,16 +19,21 @@ from collections.abc import Callable, Sequence
 
 import optimizer.commands
 from optimizer import __version__
-from optimizer.errors import UserError
+from optimizer.errors import UserError, printable
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+class UsageError(UserError):
+    """A flag argparse refused (unknown, missing, or a value its `type` rejected)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on usage errors already; this only keeps the message to one line."""
+    """Usage errors become a `UsageError`, reported like every other mistake (exit 2, one line,
+    and a JSON error object when `--json` is given)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -60,8 +66,13 @@ def _command_module(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(_command_module(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser(_command_module(argv)).parse_args(argv)
+    except UsageError as exc:
+        return _report(exc, wants_json)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -70,10 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UserError as exc:
-        if args.debug:
+        if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _report(exc, wants_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -83,8 +93,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        if args.debug:
+        if debug:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        message = printable(
+            f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        if wants_json:
+            print(json.dumps({"error": message}))
+        print(f"error: {message}", file=sys.stderr)
         return 1
+
+
+def _report(exc: UserError, wants_json: bool) -> int:
+    """The message on stderr; with `--json`, also as `{"error": ...}` on stdout, so that what a
+    script parses is JSON on every path."""
+    message = printable(str(exc))
+    if wants_json:
+        print(json.dumps({"error": message}))
+    print(f"error: {message}", file=sys.stderr)
+    return exc.exit_code

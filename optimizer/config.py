@@ -19,13 +19,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from optimizer import bounds
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
-from optimizer.errors import ConfigError
+from optimizer.errors import ConfigError, one_line
+from optimizer.planner import DEFAULT_EFFICIENCY, PlanOptions
 from optimizer.planner.settings import SiteSettings
 from optimizer.service.settings import ServiceSettings
+from optimizer.textfiles import read_text
 
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+_PLAN = PlanOptions()
+"""The planner's defaults, which `[planner]` keys left out take."""
 
 
 class _Section(BaseModel):
@@ -50,13 +55,21 @@ class ChargerConfig(_Section):
 
     name: str = Field(min_length=1)
     kind: Literal["ocpp", "modbus", "homeassistant", "simulated"]
-    phases: Literal[1, 2, 3] = 3
-    voltage_v: float = Field(default=230.0, ge=100.0, le=480.0)
-    min_current_a: float = Field(default=6.0, ge=0.0, le=80.0)
-    max_current_a: float = Field(default=16.0, gt=0.0, le=80.0)
+    phases: Literal[1, 3] = 3
+    """A wallbox charges on one phase or on three; there are no two-phase wallboxes."""
+    voltage_v: float = bounds.Range(100.0, 480.0, "V").field(230.0)
+    min_current_a: float = bounds.Range(0.0, 80.0, "A").field(6.0)
+    max_current_a: float = bounds.Range(0.0, 80.0, "A", low_open=True).field(16.0)
     ocpp: OcppSettings | None = None
     modbus: ModbusSettings | None = None
     homeassistant: HomeAssistantSettings | None = None
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _phases_are_numbers(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # `true` would otherwise pass as 1
+            raise ValueError(f"{value!r} is not a number of phases; use 1 or 3")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ChargerConfig:
@@ -84,14 +97,24 @@ class ChargerConfig(_Section):
 class VehicleConfig(_Section):
     name: str = Field(min_length=1)
     vin: str
-    capacity_kwh: float = Field(gt=0.0, le=250.0)
+    capacity_kwh: float = bounds.CAPACITY_KWH.field()
     """Fallback usable capacity, used until CarData reports `maxEnergy`."""
-    target_soc_pct: float = Field(default=80.0, gt=0.0, le=100.0)
-    min_soc_pct: float = Field(default=0.0, ge=0.0, le=100.0)
+    target_soc_pct: float = bounds.PERCENT.field(80.0)
+    min_soc_pct: float = bounds.PERCENT.field(_PLAN.min_soc_pct)
     """Charged immediately, whatever the price."""
-    efficiency: float = Field(default=0.9, gt=0.5, le=1.0)
+    efficiency: float = bounds.EFFICIENCY.field(DEFAULT_EFFICIENCY)
     departures: dict[Weekday, time] = Field(default_factory=dict)
-    charger: str
+    charger: str | None = None
+    """The charger it uses; without one, `plan` needs `--max-power`."""
+
+    @field_validator("departures", mode="before")
+    @classmethod
+    def _departures_are_times(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for day, at in value.items():
+                if not isinstance(at, str | time):
+                    raise ValueError(f"{day}: {at!r} is not a time of day; write e.g. \"07:30\"")
+        return value
 
     @field_validator("vin", mode="before")
     @classmethod
@@ -132,13 +155,14 @@ class VehicleConfig(_Section):
 class PlannerConfig(_Section):
     """Planner options; see optimizer/planner/README.md for what each one does."""
 
-    mode: Literal["cheapest", "block"] = "cheapest"
-    min_run_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    start_penalty: float = Field(default=0.0, ge=0.0)
-    buffer_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    opportunistic_limit_soc_pct: float | None = Field(default=None, gt=0.0, le=100.0)
-    opportunistic_price_cap: float = 0.0
-    unknown_price: float | None = None
+    mode: Literal["cheapest", "block"] = _PLAN.mode
+    min_run_minutes: int = bounds.MINUTES.field(_PLAN.min_run_minutes)
+    start_penalty: float = bounds.START_PENALTY.field(_PLAN.start_penalty)
+    buffer_minutes: int = bounds.MINUTES.field(_PLAN.buffer_minutes)
+    opportunistic_limit_soc_pct: float | None = bounds.OPPORTUNISTIC_LIMIT.field(
+        _PLAN.opportunistic_limit_soc_pct)
+    opportunistic_price_cap: float = bounds.PRICE.field(_PLAN.opportunistic_price_cap)
+    unknown_price: float | None = bounds.PRICE.field(_PLAN.unknown_price)
 
 
 class Config(_Section):
@@ -147,7 +171,8 @@ class Config(_Section):
     tariff: Path
     planner: PlannerConfig = PlannerConfig()
     vehicles: list[VehicleConfig] = Field(min_length=1)
-    chargers: list[ChargerConfig] = Field(min_length=1)
+    chargers: list[ChargerConfig] = Field(default_factory=list)
+    """None for a planning-only config (`plan --max-power`, no wallbox to drive)."""
     cardata: CardataSettings = CardataSettings()
     site: SiteSettings = SiteSettings()
     service: ServiceSettings = ServiceSettings()
@@ -174,10 +199,12 @@ class Config(_Section):
                 raise ValueError(f"{kind} names must be unique; '{dupes[0]}' appears twice")
         known = [c.name for c in self.chargers]
         for index, vehicle in enumerate(self.vehicles):
-            if vehicle.charger not in known:
+            if vehicle.charger is not None and vehicle.charger not in known:
+                choices = (f"use one of {', '.join(repr(n) for n in known)}" if known
+                           else "add it as [[chargers]] or leave the key out")
                 raise ValueError(
                     f"vehicles[{index}].charger: '{vehicle.charger}' is not a configured charger; "
-                    f"use one of {', '.join(repr(n) for n in known)}"
+                    f"{choices}"
                 )
         return self
 
@@ -195,7 +222,13 @@ class Config(_Section):
         known = ", ".join(v.name for v in self.vehicles)
         raise ConfigError(f"no vehicle named '{name}' in the config; configured: {known}")
 
-    def charger(self, name: str) -> ChargerConfig:
+    def charger(self, name: str | None) -> ChargerConfig:
+        """The named charger; a vehicle without one (a planning-only config) cannot be driven."""
+        if name is None:
+            raise ConfigError(
+                "a vehicle has no charger; the service and backtest need `charger = ...` on "
+                "every [[vehicles]] entry, naming one of the [[chargers]]"
+            )
         for charger in self.chargers:
             if charger.name == name:
                 return charger
@@ -252,7 +285,7 @@ def _describe(error: Any) -> str:
     message = str(error["msg"])
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
-        return f"{where}: {message}"
+        return f"{where}: {message}" if loc else message  # a whole-file check names its keys
     return f"{where}: {message} (got {error.get('input')!r})"
 
 
@@ -261,24 +294,19 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_describe(error)}" for error in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(one_line([_describe(error) for error in exc.errors()], source)) from None
 
 
 def load_config(path: Path) -> Config:
     """Read and validate config.toml; relative paths inside it are relative to the file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found; pass --config with the path to your config.toml"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    raw = read_text(path, "config file", error=ConfigError,
+                    missing_hint="; pass --config with the path to your config.toml")
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     config = parse_config(data, str(path))
     base = path.resolve().parent
     return config.model_copy(

@@ -8,7 +8,7 @@ schedule) are separate Protocols checked with `isinstance` at run time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from optimizer.model import (
@@ -25,6 +25,13 @@ class Clock(Protocol):
     """Where the service gets `now`; the pure core never calls it, it receives `now`."""
 
     def now(self) -> datetime: ...
+
+
+class WallClock:
+    """The real `Clock` (aware, in UTC): the only one outside tests and the simulator."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 @runtime_checkable

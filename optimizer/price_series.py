@@ -8,14 +8,20 @@ tariff models would be most of their start-up time.
 from __future__ import annotations
 
 import csv
-import math
+import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
-from optimizer.errors import InputError
+from optimizer.bounds import PRICE
+from optimizer.errors import InputError, not_utf8, quoted
 from optimizer.model import SLOT, PriceWindow
+from optimizer.times import parse_time
+
+_COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +80,6 @@ class PriceSeries:
         return PriceWindow(out_starts, out_prices)
 
 
-def _parse_time(text: str, where: str, column: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"{where}: {column} {text!r} is not an ISO 8601 time; "
-            f"write it like 2024-03-05T18:00:00+01:00"
-        ) from None
-    if value.tzinfo is None:
-        raise InputError(
-            f"{where}: {column} {text!r} has no UTC offset; add one, e.g. +01:00 or Z"
-        )
-    return value.astimezone(UTC)
-
-
 def read_price_csv(
     path: Path,
     *,
@@ -101,56 +92,85 @@ def read_price_csv(
 
     Without an end column a slot lasts until the next start; the last one lasts as long as the
     one before it (one hour for an hourly file), since nothing else says how long it is.
+    A file that is not a price CSV is refused without quoting more than a short value of it.
     """
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return _read_price_rows(path, handle, time_column, price_column, end_column, scale)
     except FileNotFoundError:
         raise InputError(f"{path}: price file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {not_utf8(exc)}; a price file is a CSV saved as UTF-8") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the price file: {exc.strerror}") from None
+
+
+def _read_price_rows(
+    path: Path, handle: TextIO, time_column: str, price_column: str, end_column: str | None,
+    scale: float,
+) -> PriceSeries:
     starts: list[datetime] = []
     ends: list[datetime | None] = []
     prices: list[float] = []
-    with handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(handle)
+    try:
         header = reader.fieldnames or []
         for needed in (time_column, price_column):
             if needed not in header:
                 raise InputError(
-                    f"{path}: missing column '{needed}'; the header has "
-                    f"{', '.join(header) or 'nothing'} but needs '{time_column}' and "
-                    f"'{price_column}'"
+                    f"{path}: missing column '{needed}'; {_header_names(header)}, but a price "
+                    f"file needs '{time_column}' and '{price_column}'"
                 )
         has_end = end_column is not None and end_column in header
         for row in reader:
             where = f"{path}:{reader.line_num}"
-            start = _parse_time(row[time_column] or "", where, time_column)
-            raw_price = (row[price_column] or "").strip()
+            if None in row or None in row.values():
+                count = len(header) + len(row.get(None) or ()) - list(row.values()).count(None)
+                raise InputError(
+                    f"{where}: {count} fields but the header has {len(header)}; write decimals "
+                    f"with a point (0.30, not 0,30) and quote fields that contain commas"
+                )
+            start = parse_time(row[time_column], f"{where}: {time_column}").astimezone(UTC)
+            raw_price = row[price_column].strip()
             try:
                 price = float(raw_price) * scale
             except ValueError:
                 raise InputError(
-                    f"{where}: {price_column} {raw_price!r} is not a number; "
+                    f"{where}: {price_column} {quoted(raw_price)} is not a number; "
                     f"write a decimal such as 0.2815"
                 ) from None
-            if not math.isfinite(price):
-                raise InputError(f"{where}: {price_column} {raw_price!r} is not a finite number")
+            if not PRICE.contains(price):
+                raise InputError(
+                    f"{where}: {price_column} {quoted(raw_price)} is out of range; use "
+                    f"{PRICE.describe()}"
+                )
             end = None
-            if has_end and end_column is not None and (row[end_column] or "").strip():
-                end = _parse_time(row[end_column] or "", where, end_column)
+            if has_end and end_column is not None and row[end_column].strip():
+                end = parse_time(row[end_column], f"{where}: {end_column}").astimezone(UTC)
                 if end <= start:
                     raise InputError(f"{where}: end is not after start")
             if starts and start <= starts[-1]:
                 raise InputError(
-                    f"{where}: {time_column} {row[time_column]!r} is not after the previous row; "
-                    f"sort the file by time and remove duplicates"
+                    f"{where}: {time_column} {quoted(row[time_column])} is not after the "
+                    f"previous row; sort the file by time and remove duplicates"
                 )
             starts.append(start)
             ends.append(end)
             prices.append(price)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{max(reader.line_num, 1)}: not a CSV file ({exc})") from None
     if not starts:
         raise InputError(f"{path}: no price rows; the file needs at least one")
     return PriceSeries(tuple(starts), _fill_ends(path, starts, ends), tuple(prices))
+
+
+def _header_names(header: Sequence[str]) -> str:
+    """The header's column names, if they look like names; nothing of a file that is no CSV."""
+    if not header:
+        return "the file has no header"
+    if len(header) <= 20 and all(_COLUMN_NAME.fullmatch(name) for name in header):
+        return f"the header has {', '.join(header)}"
+    return "its first line is not a CSV header"
 
 
 def _fill_ends(

@@ -32,10 +32,12 @@ from pydantic import (
     field_validator,
 )
 
-from optimizer.errors import InputError
+from optimizer.bounds import PRICE, Range
+from optimizer.errors import InputError, one_line
 from optimizer.model import SLOT, PriceSlot
 from optimizer.price_series import PriceSeries, read_price_csv, slot_grid
 from optimizer.prices.settings import FeedSettings, spot_kind, spot_location
+from optimizer.textfiles import read_text
 
 __all__ = ["PriceSeries", "Tariff", "load_tariff", "read_price_csv", "slot_grid"]
 
@@ -95,7 +97,7 @@ def _parse_clock(text: str) -> int:
 class Zone(_Model):
     """A time-of-use zone; every selector left out matches everything."""
 
-    price: float
+    price: float = PRICE.field()
     days: str = "Mon-Sun"
     hours: str = "00:00-24:00"
     months: str = "1-12"
@@ -182,7 +184,7 @@ class TariffFile(_Model):
     currency: str = "EUR"
     timezone: str = "Europe/Berlin"
     description: str = ""
-    price: float | None = None
+    price: float | None = PRICE.field(None)
     zones: list[Zone] = Field(default_factory=list)
     spot: (
         Annotated[
@@ -191,9 +193,9 @@ class TariffFile(_Model):
         ]
         | None
     ) = None
-    markup_per_kwh: float = 0.0
-    vat_pct: float = Field(default=0.0, ge=0.0, le=100.0)
-    charges_per_kwh: float = 0.0
+    markup_per_kwh: float = PRICE.field(0.0)
+    vat_pct: float = Range(0.0, 100.0, "%").field(0.0)
+    charges_per_kwh: float = PRICE.field(0.0)
     charge_zones: list[Zone] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -262,31 +264,31 @@ class Tariff:
         return [PriceSlot(at, at + SLOT, self.price_at(at)) for at in slot_grid(start, end)]
 
 
-def _tariff_problem(path: Path, loc: tuple[Any, ...], message: str) -> str:
+def _tariff_problem(loc: tuple[Any, ...], message: str) -> str:
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-    return f"{path}: {where or '(top level)'}: {message}"
+    return f"{where or '(top level)'}: {message}"
 
 
 def load_tariff(path: Path) -> Tariff:
     """Load and validate a tariff TOML file (and its spot CSV, relative to the file)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: tariff file not found") from None
+        data = tomllib.loads(read_text(path, "tariff file"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: nested too deeply") from None
     try:
         spec = TariffFile.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
             loc, owner = spot_location(tuple(error["loc"]))
             if error["type"] == "extra_forbidden":
                 known = owner.model_fields if owner is not None else TariffFile.model_fields
                 message = f"unknown key; known keys: {', '.join(sorted(known))}"
-            lines.append(_tariff_problem(path, loc, message))
-        raise InputError("\n".join(lines)) from None
+            problems.append(_tariff_problem(loc, message))
+        raise InputError(one_line(problems, str(path))) from None
     if spec.kind == "fixed":
         if spec.price is None:
             raise InputError(f"{path}: price: a fixed tariff needs a base price per kWh")

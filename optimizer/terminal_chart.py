@@ -55,8 +55,10 @@ def _table(slots: tuple[PlannedSlot, ...], currency: str, tz: tzinfo | None) -> 
             + f" {slot.price:>15.4f} {slot.power_kw:>9.2f} {slot.energy_kwh:>10.3f}"
             + f" {slot.soc_start_pct:>5.1f}->{slot.soc_end_pct:>5.1f}{flag}"
         )
-    if any(s.provisional for s in slots):
-        rows.append("* price not published yet; a fallback price is used")
+    fallback = next((s.price for s in slots if s.provisional), None)
+    if fallback is not None:
+        rows.append(f"* price not published yet; planned at the fallback price {fallback:.4f} "
+                    f"(the note says why)")
     return "\n".join(rows)
 
 

@@ -17,8 +17,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from optimizer.errors import InputError
-from optimizer.price_series import _parse_time
 from optimizer.tariffs import _DAY_NAMES, _parse_ranges
+from optimizer.times import parse_time
 
 COLUMNS = ("arrival", "departure", "energy_kwh")
 
@@ -56,8 +56,8 @@ def read_sessions_csv(path: Path) -> list[Session]:
             )
         for number, row in enumerate(reader, start=1):
             where = f"{path}: row {number}"
-            arrival = _parse_time(row["arrival"] or "", where, "arrival")
-            departure = _parse_time(row["departure"] or "", where, "departure")
+            arrival = parse_time(row["arrival"] or "", f"{where}: arrival").astimezone(UTC)
+            departure = parse_time(row["departure"] or "", f"{where}: departure").astimezone(UTC)
             raw = (row["energy_kwh"] or "").strip()
             try:
                 energy = float(raw)

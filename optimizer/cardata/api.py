@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 
-from optimizer.cardata.auth import Clock, TokenManager
+from optimizer.cardata.auth import TokenManager
 from optimizer.cardata.quota import QuotaExhausted, QuotaLedger
 from optimizer.cardata.settings import CardataSettings
 from optimizer.errors import UserError
+from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class CardataApi:
         """One API call: charge the ledger, send, map errors; retries once after a refresh."""
         for attempt in (1, 2):
             tokens = await self.tokens.valid(force=attempt == 2)  # refreshes cost no quota
-            self.ledger.spend(self.clock(), essential=essential)
+            self.ledger.spend(self.clock.now(), essential=essential)
             response = await self.http.request(
                 method, f"{self.base}{path}", params=params, json=json_body,
                 headers={"Authorization": f"Bearer {tokens.access_token}", "x-version": "v1",
@@ -85,7 +86,7 @@ class CardataApi:
             log.warning("CarData %s %s: HTTP %d %s", method, path, response.status_code,
                         code or "-")
             if code == "CU-429" or response.status_code == 429:
-                self.ledger.exhaust(self.clock())
+                self.ledger.exhaust(self.clock.now())
                 raise QuotaExhausted(
                     "BMW says the CarData REST quota is used up (CU-429: 50 calls a day per "
                     "account, shared by every app using it); it resets at 00:00 UTC. The MQTT "

@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ import httpx
 from optimizer.cardata.settings import CardataSettings
 from optimizer.cardata.tokens import LoginRequired, TokenSet, TokenStore
 from optimizer.errors import UserError
+from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ SERVER_ERROR_RETRIES = 3
 REFRESH_MARGIN = timedelta(minutes=10)
 """Refresh this long before the id_token expires, so the stream reconnects before BMW closes it."""
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -126,13 +126,13 @@ class DeviceFlow:
 
     async def wait(self, code: DeviceCode) -> TokenSet:
         """Poll the token endpoint until the person approves, refuses, or the code expires."""
-        started = self.clock()
+        started = self.clock.now()
         deadline = started + timedelta(seconds=code.expires_in_s)
         interval = code.interval_s
         server_errors = 0
         while True:
             await self.sleep(interval)
-            if self.clock() >= deadline:
+            if self.clock.now() >= deadline:
                 raise LoginError("the user code expired before it was approved; "
                                  "run `ev-optimizer login` again and approve within "
                                  f"{code.expires_in_s / 60:.0f} minutes")
@@ -142,7 +142,7 @@ class DeviceFlow:
             if response.status_code == 200:
                 log.info("login approved")
                 return TokenSet.from_response(response.json(), client_id=self.client_id,
-                                              now=self.clock())
+                                              now=self.clock.now())
             error, description = _error_of(response)
             log.info("token poll: HTTP %d %s", response.status_code, error or "-")
             if error == "authorization_pending" or (response.status_code == 403 and not error):
@@ -193,12 +193,12 @@ class TokenManager:
         the broker or API refused the current ones)."""
         async with self._lock:
             tokens = self.current()
-            if force or self.clock() >= tokens.refresh_due_at(self.margin):
+            if force or self.clock.now() >= tokens.refresh_due_at(self.margin):
                 tokens = await self._refresh(tokens)
             return tokens
 
     async def _refresh(self, tokens: TokenSet) -> TokenSet:
-        now = self.clock()
+        now = self.clock.now()
         if now >= tokens.refresh_expires_at:
             raise LoginRequired("the CarData refresh token has expired (they last two weeks); "
                                 "run `ev-optimizer login` again")
@@ -214,7 +214,7 @@ class TokenManager:
             raise LoginRequired(f"BMW refused the token refresh (HTTP {response.status_code} "
                                 f"{error}); run `ev-optimizer login` again")
         body: Any = response.json()
-        fresh = TokenSet.from_response(body, client_id=tokens.client_id, now=self.clock(),
+        fresh = TokenSet.from_response(body, client_id=tokens.client_id, now=self.clock.now(),
                                        previous=tokens)
         self.store.save(fresh)  # before use: the old refresh token is dead now
         self._tokens = fresh

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 
 from optimizer.cardata.api import CardataApi
@@ -12,13 +10,9 @@ from optimizer.cardata.quota import QuotaLedger
 from optimizer.cardata.tokens import TokenStore
 from optimizer.config import Config
 from optimizer.errors import UserError
+from optimizer.ports import WallClock
 
 HTTP_TIMEOUT_S = 30.0
-
-
-def wall_clock() -> datetime:
-    """The real `now`, used only at the edges (CLI, service); the core receives it."""
-    return datetime.now(UTC)
 
 
 def http_client() -> httpx.AsyncClient:
@@ -26,12 +20,12 @@ def http_client() -> httpx.AsyncClient:
 
 
 def token_manager(config: Config, http: httpx.AsyncClient) -> TokenManager:
-    return TokenManager(config.cardata, TokenStore(config.state_dir), http, clock=wall_clock)
+    return TokenManager(config.cardata, TokenStore(config.state_dir), http, clock=WallClock())
 
 
 def api_client(config: Config, http: httpx.AsyncClient) -> CardataApi:
     return CardataApi(config.cardata, token_manager(config, http), QuotaLedger(config.state_dir),
-                      http, clock=wall_clock)
+                      http, clock=WallClock())
 
 
 def unreachable(exc: httpx.HTTPError, what: str) -> UserError:

@@ -32,12 +32,13 @@ import aiomqtt
 import httpx
 from aiomqtt.exceptions import MqttConnectError
 
-from optimizer.cardata.auth import Clock, Sleep, TokenManager
+from optimizer.cardata.auth import Sleep, TokenManager
 from optimizer.cardata.messages import MessageError, parse_message
 from optimizer.cardata.settings import CardataSettings
 from optimizer.cardata.tokens import TokenSet
 from optimizer.errors import UserError
 from optimizer.model import VehicleEvent
+from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class CardataStream:
                 failures = 0  # it was up: a new outage starts the backoff from 5 s again
             failures += 1
             self.stats.failures += 1
-            if self.clock() >= self.tokens.current().refresh_due_at(self.tokens.margin):
+            if self.clock.now() >= self.tokens.current().refresh_due_at(self.tokens.margin):
                 force_refresh = True  # the broker closed us at expiry: come back with a new one
             delay = self._backoff(failures)
             log.warning("stream connection lost (%s); reconnecting in %.0f s", error, delay)
@@ -204,7 +205,7 @@ class CardataStream:
                 self.on_connected(tokens)
             messages = aiter(client.messages)
             while True:
-                remaining = (deadline - self.clock()).total_seconds()
+                remaining = (deadline - self.clock.now()).total_seconds()
                 if remaining <= 0:
                     return
                 try:
@@ -214,7 +215,7 @@ class CardataStream:
                 self.stats.messages += 1
                 payload = message.payload
                 data = payload if isinstance(payload, bytes) else str(payload).encode()
-                await handle(StreamMessage(str(message.topic), data, self.clock()))
+                await handle(StreamMessage(str(message.topic), data, self.clock.now()))
 
     async def events(self) -> AsyncIterator[VehicleEvent]:
         """The `VehicleSource` port: normalised events; invalid messages counted and logged."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -26,13 +25,6 @@ from optimizer.config import ChargerConfig
 from optimizer.ports import Charger, Clock
 
 FIRST_MESSAGE_WAIT_S = 10.0
-
-
-class SystemClock:
-    """The wall clock, for the edges only (CLI, service); the core receives `now`."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def current_range(config: ChargerConfig) -> CurrentRange:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optimizer.chargers.factory import SystemClock, current_range, open_charger
+from optimizer.chargers.factory import current_range, open_charger
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.config import ChargerConfig, Config, load_config
 from optimizer.errors import ConfigError, InputError
 from optimizer.model import ChargerStatus
+from optimizer.ports import WallClock
 
 ACTIONS = {
     "status": "show state, power, energy and current limit",
@@ -73,7 +74,7 @@ def _announce(wait_s: float) -> Callable[[OcppCharger, str], None]:
 
 
 async def _act(args: argparse.Namespace, config: ChargerConfig, base: Path) -> dict[str, Any]:
-    async with open_charger(config, base, SystemClock(), wait_s=args.wait,
+    async with open_charger(config, base, WallClock(), wait_s=args.wait,
                             on_listening=_announce(args.wait)) as charger:
         result: dict[str, Any] = {"action": args.action}
         if args.action == "start":

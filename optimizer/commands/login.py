@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 
 from optimizer.cardata.auth import DeviceFlow
-from optimizer.cardata.client import http_client, unreachable, wall_clock
+from optimizer.cardata.client import http_client, unreachable
 from optimizer.cardata.tokens import TokenStore
 from optimizer.config import Config, load_config
+from optimizer.ports import WallClock
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 async def _login(config: Config, as_json: bool) -> int:
     store = TokenStore(config.state_dir)
     async with http_client() as http:
-        flow = DeviceFlow(config.cardata, http, clock=wall_clock)
+        flow = DeviceFlow(config.cardata, http, clock=WallClock())
         try:
             code = await flow.start()
             if as_json:

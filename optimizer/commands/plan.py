@@ -11,18 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.errors import InputError, UserError
+from optimizer.bounds import PLAN_NUMBERS, Range
+from optimizer.errors import InputError, UserError, printable, quoted
 from optimizer.model import ChargePlan, TaperPoint
-from optimizer.planner import PlanOptions, PlanRequest, plan
+from optimizer.planner import (
+    DEFAULT_EFFICIENCY,
+    PlanOptions,
+    PlanRequest,
+    check_horizon,
+    plan,
+)
 from optimizer.planner.plan_json import charging_slots_to_json
+from optimizer.ports import WallClock
 from optimizer.price_series import PriceSeries, read_price_csv
+from optimizer.textfiles import read_text
+from optimizer.times import parse_time
 
 if TYPE_CHECKING:
-    from optimizer.config import Config
+    from optimizer.config import Config, PlannerConfig
     from optimizer.ports import PriceSource
 
 # config, tariffs and the chart are imported where they are used: with pydantic they are most of
@@ -40,22 +49,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--tariff", type=Path, help="tariff TOML file (see tariffs/)")
     parser.add_argument("--now", help="ISO 8601 time with offset (default: the clock)")
     parser.add_argument("--departure", help="ISO 8601 time with offset (default: config)")
-    parser.add_argument("--soc", type=float, help="current state of charge, %%")
-    parser.add_argument("--target", type=float, help="target state of charge, %%")
-    parser.add_argument("--capacity", type=float, help="usable battery capacity, kWh")
-    parser.add_argument("--max-power", type=float, help="charger maximum power, kW")
-    parser.add_argument("--min-power", type=float, help="charger minimum power when on, kW")
-    parser.add_argument("--efficiency", type=float, help="grid to battery, default 0.9")
+    number = _flag_number
+    parser.add_argument("--soc", type=number("soc"), help="current state of charge, %%")
+    parser.add_argument("--target", type=number("target"), help="target state of charge, %%")
+    parser.add_argument("--capacity", type=number("capacity"),
+                        help="usable battery capacity, kWh")
+    parser.add_argument("--max-power", type=number("max_power"),
+                        help="charger maximum power, kW")
+    parser.add_argument("--min-power", type=number("min_power"),
+                        help="charger minimum power when on, kW")
+    parser.add_argument("--efficiency", type=number("efficiency"),
+                        help=f"grid to battery, default {DEFAULT_EFFICIENCY:g}")
     parser.add_argument("--taper", help="max power by SoC, e.g. '80:11,100:2' (concave)")
     parser.add_argument("--mode", choices=["cheapest", "block"])
-    parser.add_argument("--min-run", type=int, metavar="MIN", help="minimum run length, minutes")
-    parser.add_argument("--start-penalty", type=float, help="cost added per start")
-    parser.add_argument("--buffer", type=int, metavar="MIN", help="finish MIN before departure")
-    parser.add_argument("--min-soc", type=float, help="charge to this SoC immediately, %%")
-    parser.add_argument("--opportunistic-limit", type=float, metavar="PCT",
+    parser.add_argument("--min-run", type=number("min_run"), metavar="MIN",
+                        help="minimum run length, minutes")
+    parser.add_argument("--start-penalty", type=number("start_penalty"),
+                        help="cost added per start")
+    parser.add_argument("--buffer", type=number("buffer"), metavar="MIN",
+                        help="finish MIN before departure")
+    parser.add_argument("--min-soc", type=number("min_soc"),
+                        help="charge to this SoC immediately, %%")
+    parser.add_argument("--opportunistic-limit", type=number("opportunistic_limit"),
+                        metavar="PCT",
                         help="charge above the target up to PCT while the price is below the cap")
-    parser.add_argument("--price-cap", type=float, help="price cap for opportunistic charging")
-    parser.add_argument("--unknown-price", type=float,
+    parser.add_argument("--price-cap", type=number("price_cap"),
+                        help="price cap for opportunistic charging")
+    parser.add_argument("--unknown-price", type=number("unknown_price"),
                         help="fallback price for slots past the published prices")
     parser.add_argument("--charging-now", action="store_true",
                         help="the car is charging now (continuing is not a new start)")
@@ -81,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     request, options, currency = _from_args(args, config, {})
     result = plan(request, options)
     if args.json:
-        print(json.dumps(plan_to_json(result)))
+        print(dump_json(plan_to_json(result)))
     else:
         from optimizer.terminal_chart import render_plan
 
@@ -103,16 +123,28 @@ def plan_to_json(result: ChargePlan) -> dict[str, Any]:
     }
 
 
-def parse_time(text: str, name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"{name}: {text!r} is not an ISO 8601 time; write e.g. 2024-03-05T18:00:00+01:00"
-        ) from None
-    if value.tzinfo is None:
-        raise InputError(f"{name}: {text!r} has no UTC offset; add one, e.g. +01:00")
-    return value
+def dump_json(value: dict[str, Any]) -> str:
+    """JSON that every parser accepts: a NaN or an infinity is a bug, never `NaN` in the output."""
+    return json.dumps(value, allow_nan=False)
+
+
+def _flag_number(name: str) -> Any:
+    """An argparse `type` that reads a number and checks it against its physical range."""
+    bound = PLAN_NUMBERS[name]
+
+    def convert(text: str) -> float | int:
+        try:
+            value: float | int = int(text) if bound.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if bound.integer else 'a number'}"
+            ) from None
+        if not bound.contains(value):
+            raise argparse.ArgumentTypeError(
+                f"{quoted(text)} is out of range; use {bound.describe()}")
+        return value
+
+    return convert
 
 
 def parse_taper(text: str) -> tuple[TaperPoint, ...]:
@@ -120,14 +152,23 @@ def parse_taper(text: str) -> tuple[TaperPoint, ...]:
     for part in text.split(","):
         soc, sep, power = part.partition(":")
         try:
-            points.append(TaperPoint(float(soc), float(power)))
+            point = TaperPoint(float(soc), float(power))
         except ValueError:
-            raise InputError(
-                f"taper: {part!r} is not SOC:KW; write e.g. '80:11,100:2'"
-            ) from None
-        if not sep:
-            raise InputError(f"taper: {part!r} is not SOC:KW; write e.g. '80:11,100:2'")
+            point = None
+        if point is None or not sep:
+            raise InputError(f"taper: {quoted(part)} is not SOC:KW; write e.g. '80:11,100:2'")
+        PLAN_NUMBERS["soc"].check("taper", point.soc_pct)
+        PLAN_NUMBERS["min_power"].check("taper", point.power_kw)
+        points.append(point)
     return tuple(points)
+
+
+_DEFAULT_OPTIONS = PlanOptions()
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is given (not None): a flag before the config before a default."""
+    return next((value for value in values if value is not None), None)
 
 
 def _pick(flag: Any, fallback: Any, name: str) -> Any:
@@ -141,11 +182,14 @@ def _from_args(
     args: argparse.Namespace, config: Config | None, cache: dict[Path, PriceSeries]
 ) -> tuple[PlanRequest, PlanOptions, str]:
     vehicle = config.vehicle(args.vehicle) if config is not None else None
-    charger = config.charger(vehicle.charger) if config is not None and vehicle else None
-    now = parse_time(args.now, "now") if args.now else datetime.now().astimezone()
+    charger = (
+        config.charger(vehicle.charger)
+        if config is not None and vehicle is not None and vehicle.charger is not None else None
+    )
+    now = parse_time(args.now, "now") if args.now is not None else WallClock().now().astimezone()
     if config is not None:
         now = now.astimezone(config.tz)
-    if args.departure:
+    if args.departure is not None:
         departure = parse_time(args.departure, "departure")
     elif vehicle is not None and config is not None:
         found = vehicle.next_departure(now, config.tz)
@@ -157,6 +201,12 @@ def _from_args(
         departure = found
     else:
         raise UserError("missing --departure; give it on the command line or use --config")
+    if departure <= now:
+        raise InputError(
+            f"departure: {departure.isoformat()} is not after now ({now.isoformat()}); "
+            f"give a later departure"
+        )
+    check_horizon(now, departure)
 
     currency = "EUR"
     source: PriceSource
@@ -175,7 +225,17 @@ def _from_args(
         currency = tariff.currency
         source = tariff
 
-    planner = config.planner if config is not None else None
+    # Without a config the planner's own defaults apply; PlanOptions carries the same option
+    # names as [planner] (whose defaults come from it), without loading pydantic for a batch.
+    planner: PlannerConfig | PlanOptions = config.planner if config is not None else PlanOptions()
+    if (args.mode or planner.mode) not in ("cheapest", "block"):
+        raise InputError(f"mode: {quoted(args.mode)} is not a planning mode; use 'cheapest' or "
+                         f"'block'")
+    # Left out (None) means the planner's own default, which is defined once, in the planner.
+    defaults_from = {
+        "min_power_kw": _first(args.min_power, charger.min_power_kw if charger else None),
+        "efficiency": _first(args.efficiency, vehicle.efficiency if vehicle else None),
+    }
     request = PlanRequest(
         now=now,
         departure=departure,
@@ -184,33 +244,21 @@ def _from_args(
         capacity_kwh=_pick(args.capacity, vehicle.capacity_kwh if vehicle else None, "capacity"),
         max_power_kw=_pick(args.max_power, charger.max_power_kw if charger else None,
                            "max-power"),
-        min_power_kw=_pick(args.min_power, charger.min_power_kw if charger else 0.0,
-                           "min-power"),
-        efficiency=_pick(args.efficiency, vehicle.efficiency if vehicle else 0.9, "efficiency"),
         taper=parse_taper(args.taper) if args.taper else (),
-        prices=source.price_slots(now, departure) if departure > now else [],
+        prices=source.price_slots(now, departure),
+        **{key: value for key, value in defaults_from.items() if value is not None},
     )
-    mode = args.mode or (planner.mode if planner else "cheapest")
-    if mode not in ("cheapest", "block"):
-        raise InputError(f"mode: {mode!r} is not a planning mode; use 'cheapest' or 'block'")
     options = PlanOptions(
-        mode=mode,
-        min_run_minutes=_pick(args.min_run, planner.min_run_minutes if planner else 0, "min-run"),
-        start_penalty=_pick(args.start_penalty, planner.start_penalty if planner else 0.0,
-                            "start-penalty"),
-        buffer_minutes=_pick(args.buffer, planner.buffer_minutes if planner else 0, "buffer"),
-        min_soc_pct=_pick(args.min_soc, vehicle.min_soc_pct if vehicle else 0.0, "min-soc"),
-        opportunistic_limit_soc_pct=(
-            args.opportunistic_limit if args.opportunistic_limit is not None
-            else (planner.opportunistic_limit_soc_pct if planner else None)
-        ),
-        opportunistic_price_cap=_pick(
-            args.price_cap, planner.opportunistic_price_cap if planner else 0.0, "price-cap"
-        ),
-        unknown_price=(
-            args.unknown_price if args.unknown_price is not None
-            else (planner.unknown_price if planner else None)
-        ),
+        mode=args.mode or planner.mode,
+        min_run_minutes=_first(args.min_run, planner.min_run_minutes),
+        start_penalty=_first(args.start_penalty, planner.start_penalty),
+        buffer_minutes=_first(args.buffer, planner.buffer_minutes),
+        min_soc_pct=_first(args.min_soc, vehicle.min_soc_pct if vehicle else None,
+                           _DEFAULT_OPTIONS.min_soc_pct),
+        opportunistic_limit_soc_pct=_first(args.opportunistic_limit,
+                                           planner.opportunistic_limit_soc_pct),
+        opportunistic_price_cap=_first(args.price_cap, planner.opportunistic_price_cap),
+        unknown_price=_first(args.unknown_price, planner.unknown_price),
         charging_now=args.charging_now,
     )
     return request, options, currency
@@ -218,32 +266,28 @@ def _from_args(
 
 # --------------------------------------------------------------------------- batch
 
-_BATCH_KEYS = {
-    "prices", "now", "departure", "soc", "target", "capacity", "max_power", "min_power",
-    "efficiency", "taper", "mode", "min_run", "start_penalty", "buffer", "min_soc",
-    "opportunistic_limit", "price_cap", "unknown_price", "charging_now",
-}
-_REQUIRED = ("prices", "now", "departure", "soc", "target", "capacity", "max_power")
-
-
 def _run_batch(path: Path) -> int:
     """Plan every line; a bad line yields an error object in its place and exit code 2."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{path}: batch file not found") from None
+    lines = _read_batch(path)
     cache: dict[Path, PriceSeries] = {}
     failed = 0
     out = sys.stdout
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip(" \t"):  # JSON's own whitespace; anything else is a bad request
             continue
         try:
-            result = _plan_line(path, number, line, cache)
-            out.write(json.dumps(plan_to_json(result)) + "\n")
+            result = dump_json(plan_to_json(_plan_line(path, number, line, cache)))
         except UserError as exc:
             failed += 1
-            out.write(json.dumps({"error": str(exc), "line": number}) + "\n")
+            result = dump_json({"error": printable(str(exc)), "line": number})
+        except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
+            # Nothing here is expected; but one line must never cost the rest of the batch.
+            failed += 1
+            result = dump_json({"error": f"{path}:{number}: could not plan this line "
+                                         f"({type(exc).__name__}); please report it",
+                                "line": number})
+        out.write(result + "\n")
+        out.flush()
     if failed:
         print(f"error: {failed} of the batch lines failed; see their error objects",
               file=sys.stderr)
@@ -251,49 +295,75 @@ def _run_batch(path: Path) -> int:
     return 0
 
 
-_FLOAT_KEYS = {
-    "soc", "target", "capacity", "max_power", "min_power", "efficiency", "start_penalty",
-    "min_soc", "opportunistic_limit", "price_cap", "unknown_price",
-}
-_INT_KEYS = {"min_run", "buffer"}
+def _read_batch(path: Path) -> list[str]:
+    text = read_text(path, "batch file")
+    # JSON Lines ends lines with \n (or \r\n) only: `splitlines` would also split at a form
+    # feed or U+2028 inside a line, and the results would no longer match the requests.
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+
+
+_STRING_KEYS = {"prices", "now", "departure", "taper", "mode"}
+_REQUIRED = ("prices", "now", "departure", "soc", "target", "capacity", "max_power")
+_BATCH_KEYS = {*_STRING_KEYS, *PLAN_NUMBERS, "charging_now"}
+
+
+def _parse_int(text: str) -> float | int:
+    """JSON integers as Python does, except that a huge one is infinite (and so out of any
+    range, refused with its key) instead of an error that cannot say which key it was."""
+    return int(text) if len(text) <= 100 else float("inf") if text[0] != "-" else float("-inf")
 
 
 def _plan_line(path: Path, number: int, line: str, cache: dict[Path, PriceSeries]) -> ChargePlan:
     """One batch line becomes the same Namespace the flags produce, so both share one path."""
     where = f"{path}:{number}"
     try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+        # NaN and Infinity parse as floats here, so that the range check names their key.
+        item = json.loads(line, parse_int=_parse_int)
+    except RecursionError:
+        raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise InputError(f"{where}: not valid JSON ({message})") from None
     if not isinstance(item, dict):
         raise InputError(f"{where}: each line must be a JSON object")
     unknown = sorted(set(item) - _BATCH_KEYS)
     if unknown:
         raise InputError(
-            f"{where}: unknown key '{unknown[0]}'; known: {', '.join(sorted(_BATCH_KEYS))}"
+            f"{where}: unknown key {quoted(unknown[0])}; known: {', '.join(sorted(_BATCH_KEYS))}"
         )
     missing = [k for k in _REQUIRED if item.get(k) is None]
     if missing:
         raise InputError(f"{where}: missing key '{missing[0]}'")
-    values: dict[str, Any] = {key: None for key in _BATCH_KEYS}
+    values: dict[str, Any] = dict.fromkeys(_BATCH_KEYS)
     values.update(vehicle=None, tariff=None, charging_now=False)
-    for key, value in item.items():
-        try:
-            if key in _FLOAT_KEYS and value is not None:
-                value = float(value)
-            elif key in _INT_KEYS and value is not None:
-                value = int(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: {key} {value!r} is not a number") from None
-        values[key] = value
-    prices = Path(str(item["prices"]))
+    try:
+        for key, value in item.items():
+            values[key] = _batch_value(key, value)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    prices = Path(values["prices"])
     if not prices.is_absolute() and not prices.exists():
         prices = path.parent / prices
     values["prices"] = prices
-    values["now"] = str(item["now"])
-    values["departure"] = str(item["departure"])
     try:
         request, options, _ = _from_args(argparse.Namespace(**values), None, cache)
         return plan(request, options)
     except UserError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _batch_value(key: str, value: Any) -> Any:
+    """A batch value of the type its flag takes, checked against the same range."""
+    if value is None:
+        return False if key == "charging_now" else None
+    if key == "charging_now":
+        if not isinstance(value, bool):
+            raise InputError(f"charging_now: {quoted(value)} is not true or false")
+        return value
+    if key in _STRING_KEYS:
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise InputError(f"{key}: {quoted(value)} is not a non-empty string")
+        return value
+    bound: Range = PLAN_NUMBERS[key]
+    checked = bound.check(key, value)
+    return int(checked) if bound.integer else checked

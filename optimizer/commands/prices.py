@@ -22,6 +22,7 @@ from optimizer.errors import UserError
 from optimizer.prices.live import FeedStatus
 from optimizer.prices.source import TariffPrices
 from optimizer.tariffs import load_tariff
+from optimizer.times import parse_time
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,8 +49,6 @@ async def _refresh(prices: TariffPrices, now: datetime, timeout_s: float) -> Fee
 
 
 def run(args: argparse.Namespace) -> int:
-    from optimizer.commands.plan import parse_time
-
     config = load_config(args.config) if args.config is not None else None
     tariff_path = args.tariff or (config.tariff if config is not None else None)
     if tariff_path is None:

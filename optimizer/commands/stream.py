@@ -21,12 +21,13 @@ from typing import Any
 
 import httpx
 
-from optimizer.cardata.client import http_client, token_manager, unreachable, wall_clock
+from optimizer.cardata.client import http_client, token_manager, unreachable
 from optimizer.cardata.messages import MessageError, message_record, parse_message
 from optimizer.cardata.recording import Recorder, read_recording
 from optimizer.cardata.stream import CardataStream, StreamMessage
 from optimizer.config import Config, load_config
 from optimizer.errors import InputError
+from optimizer.ports import WallClock
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +64,7 @@ class _Printer:
             self.skip(topic, str(exc))
             return
         received_at = received.received_at if received else (
-            events[0].received_at if events else wall_clock())
+            events[0].received_at if events else WallClock().now())
         record = message_record(topic.rsplit("/", 1)[-1], received_at, events)
         if self._held:
             print("\n".join(self._held), file=sys.stderr, flush=True)
@@ -125,7 +126,7 @@ def _replay(path: Path, printer: _Printer, count: int | None) -> None:
 async def _stream(config: Config, printer: _Printer, count: int | None) -> None:
     done = asyncio.Event()
     async with http_client() as http:
-        stream = CardataStream(config.cardata, token_manager(config, http), clock=wall_clock)
+        stream = CardataStream(config.cardata, token_manager(config, http), clock=WallClock())
 
         async def handle(message: StreamMessage) -> None:
             printer.message(message.topic, message.payload, message)

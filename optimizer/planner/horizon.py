@@ -36,6 +36,11 @@ class Horizon:
     def __len__(self) -> int:
         return len(self.starts)
 
+    @property
+    def uniform_price(self) -> bool:
+        """True when every slot costs the same, so that no slot is cheaper than another."""
+        return not self.prices or min(self.prices) == max(self.prices)
+
     def first_after(self, at: float) -> int:
         """Index of the first slot that starts at or after `at` (len when none)."""
         for index, start in enumerate(self.starts):

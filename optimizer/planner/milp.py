@@ -11,12 +11,53 @@ adding rows one by one from Python.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import sys
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
+from optimizer.planner.horizon import Horizon
 from optimizer.planner.problem import Problem
 
 _INF = math.inf  # HiGHS reads any bound >= 1e20 as infinite
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def new_solver() -> Any:
+    """A silent HiGHS instance.
+
+    HiGHS prints its banner on stdout when the first `Highs` of a process is built, before any
+    option can be set, which corrupts `plan --json` and `--batch` output. So the first one is
+    built with file descriptor 1 pointed at /dev/null (C's stdio buffer flushed before fd 1 is
+    restored, so that nothing leaks out later); every later one prints nothing by itself.
+    """
+    # Imported here: numpy and HiGHS take ~0.2 s to load, which the greedy plans that make up
+    # most of a batch should not pay.
+    import highspy
+
+    global _banner_done
+    with _banner_lock:
+        if not _banner_done:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                solver = highspy.Highs()  # type: ignore[no-untyped-call]
+                ctypes.CDLL(None).fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+            _banner_done = True
+        else:
+            solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    solver.setOptionValue("output_flag", False)
+    return solver
 
 
 @dataclass
@@ -47,9 +88,8 @@ class _Lp:
     def put(self, row: int, col: int, value: float) -> None:
         self.entries[col].append((row, value))
 
-    def solve(self, time_limit_s: float) -> tuple[list[float], str]:
-        # Imported here: numpy and HiGHS take ~0.2 s to load, which the greedy plans that
-        # make up most of a batch should not pay.
+    def solve(self, time_limit_s: float) -> tuple[list[float], str, bool]:
+        """(column values, HiGHS status, optimal?); no values when there is no solution."""
         import highspy
         import numpy as np
 
@@ -78,8 +118,7 @@ class _Lp:
                 highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                 for i in self.integer
             ]
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
-        solver.setOptionValue("output_flag", False)
+        solver = new_solver()
         solver.setOptionValue("threads", 1)
         solver.setOptionValue("time_limit", time_limit_s)
         solver.setOptionValue("mip_rel_gap", 1e-5)
@@ -87,16 +126,29 @@ class _Lp:
         solver.run()
         status = solver.getModelStatus()
         name = solver.modelStatusToString(status)
-        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
-            return [], name
-        values_out = list(solver.getSolution().col_value)
-        if not values_out:
-            return [], name
-        return values_out, name
+        if status == highspy.HighsModelStatus.kOptimal:
+            return list(solver.getSolution().col_value), name, True
+        # At the time limit HiGHS may hold a feasible incumbent: the best plan found so far,
+        # which the caller may use but must not call optimal. Without one there is nothing.
+        timed_out = status == highspy.HighsModelStatus.kTimeLimit
+        if timed_out and solver.getInfo().primal_solution_status == int(
+            highspy.SolutionStatus.kSolutionStatusFeasible
+        ):
+            return list(solver.getSolution().col_value), name, False
+        return [], name, False
 
 
-def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float], str]:
-    """Return (energy per slot, HiGHS status); an empty list when HiGHS found no solution."""
+@dataclass(frozen=True, slots=True)
+class MilpResult:
+    energy_kwh: list[float]
+    """Energy per slot; empty when HiGHS found no solution at all."""
+    status: str
+    """HiGHS's model status, e.g. 'Optimal' or 'Time limit reached'."""
+    optimal: bool
+
+
+def solve_milp(problem: Problem, time_limit_s: float) -> MilpResult:
+    """Solve `problem`; at the time limit the best solution found so far, marked not optimal."""
     horizon = problem.horizon
     n = len(horizon)
     lp = _Lp()
@@ -171,7 +223,45 @@ def solve_milp(problem: Problem, time_limit_s: float = 10.0) -> tuple[list[float
             for col in start:
                 lp.put(block, col, 1.0)
 
-    values, status = lp.solve(time_limit_s)
+    values, status, optimal = lp.solve(time_limit_s)
     if not values:
-        return [], status
-    return [max(values[col], 0.0) for col in energy], status
+        return MilpResult([], status, False)
+    if optimal and _late_among_fallbacks(horizon, caps, [values[col] for col in energy]):
+        values = _earliest_of_equal_cost(lp, values, energy, time_limit_s)
+    return MilpResult([max(values[col], 0.0) for col in energy], status, optimal)
+
+
+def _late_among_fallbacks(horizon: Horizon, caps: list[float], energy: list[float]) -> bool:
+    """True when a slot priced at the fallback charges while an earlier one has room left.
+
+    Every slot past the published prices costs the same fallback price, and the cost's tiny
+    time preference (1e-9 per slot) is far below HiGHS's optimality gap, so HiGHS may pick any
+    of them; a plan that scatters over slots nobody knows the price of cannot be explained.
+    (Ties between published prices, such as the quarters of an hourly price, are left to the
+    first solve: they are common, and a second solve for each would double the MILP's time.)
+    """
+    room_from: int | None = None
+    for i, (provisional, cap, e) in enumerate(
+            zip(horizon.provisional, caps, energy, strict=True)):
+        if not provisional:
+            continue
+        if e > 1e-6 and room_from is not None:
+            return True
+        if e < cap - 1e-6 and room_from is None:
+            room_from = i
+    return False
+
+
+def _earliest_of_equal_cost(lp: _Lp, values: list[float], energy: list[int],
+                            time_limit_s: float) -> list[float]:
+    """Of the plans that cost no more than `values`, the one that charges earliest."""
+    cost = sum(c * v for c, v in zip(lp.cost, values, strict=True))
+    cap = lp.row(-_INF, cost + 1e-9 * max(1.0, abs(cost)))
+    for col, c in enumerate(lp.cost):
+        if c:
+            lp.put(cap, col, c)
+    lp.cost = [0.0] * len(lp.cost)
+    for i, col in enumerate(energy):
+        lp.cost[col] = float(i)
+    earliest, _, _ = lp.solve(time_limit_s)
+    return earliest or values

@@ -6,6 +6,7 @@ cases and why each one behaves as it does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -13,17 +14,20 @@ from itertools import compress
 from operator import mul
 from typing import Literal
 
+from optimizer.bounds import MAX_HORIZON
 from optimizer.errors import InputError
 from optimizer.model import ChargePlan, PriceSlot, SlotTable, TaperPoint, require_aware
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
-from optimizer.planner.horizon import Horizon, build_horizon
+from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
 from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
 
 ENERGY_RESOLUTION_KWH = 1e-6
 """Energies below this are noise: a need this small is met, a slot this full is off."""
+DEFAULT_EFFICIENCY = 0.9
+"""Grid to battery when nothing better is known: typical of AC charging (11 kW, 400 V)."""
 MIN_AC_POWER_KW = 1.38
 """6 A on one phase at 230 V: the least an AC charger can deliver (IEC 61851). A run or a block
 needs a real power floor, or "on at 0 kW" would satisfy it without charging."""
@@ -41,7 +45,7 @@ class PlanRequest:
     max_power_kw: float
     prices: Sequence[PriceSlot]
     min_power_kw: float = 0.0
-    efficiency: float = 0.9
+    efficiency: float = DEFAULT_EFFICIENCY
     taper: tuple[TaperPoint, ...] = ()
 
 
@@ -61,29 +65,62 @@ class PlanOptions:
     time_limit_s: float = field(default=10.0, repr=False)
 
 
-def validate_request(request: PlanRequest) -> None:
-    """Reject inputs no plan can be made from, naming the culprit."""
+def validate_request(request: PlanRequest, options: PlanOptions | None = None) -> None:
+    """Reject inputs no plan can be made from, naming the culprit.
+
+    The physical ranges (`optimizer.bounds`) are checked where the numbers come in (CLI flags,
+    batch keys, config); this guards the core itself against what no range would let through.
+    """
     require_aware("now", request.now)
     require_aware("departure", request.departure)
-    checks = (
+    check_horizon(request.now, request.departure)
+    checks: list[tuple[bool, str, float, str]] = [
         (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, "a percentage 0..100"),
         (0.0 <= request.target_soc_pct <= 100.0, "target", request.target_soc_pct,
          "a percentage 0..100"),
-        (request.capacity_kwh > 0.0, "capacity", request.capacity_kwh, "a positive kWh value"),
-        (request.max_power_kw > 0.0, "max_power", request.max_power_kw, "a positive kW value"),
+        (0.0 < request.capacity_kwh < math.inf, "capacity", request.capacity_kwh,
+         "a positive kWh value"),
+        (0.0 < request.max_power_kw < math.inf, "max_power", request.max_power_kw,
+         "a positive kW value"),
         (0.0 <= request.min_power_kw <= request.max_power_kw, "min_power", request.min_power_kw,
          f"between 0 and max_power ({request.max_power_kw:g} kW)"),
         (0.0 < request.efficiency <= 1.0, "efficiency", request.efficiency,
          "a fraction in (0, 1], e.g. 0.9"),
-    )
+        *((0.0 <= p.soc_pct <= 100.0 and 0.0 <= p.power_kw < math.inf, "taper", p.power_kw,
+           "SoC points 0..100 with a finite power") for p in request.taper),
+    ]
+    if options is not None:
+        checks += [
+            (options.min_run_minutes >= 0, "min_run", options.min_run_minutes, "minutes >= 0"),
+            (options.buffer_minutes >= 0, "buffer", options.buffer_minutes, "minutes >= 0"),
+            (0.0 <= options.start_penalty < math.inf, "start_penalty", options.start_penalty,
+             "a finite cost >= 0"),
+            (0.0 <= options.min_soc_pct <= 100.0, "min_soc", options.min_soc_pct,
+             "a percentage 0..100"),
+            (math.isfinite(options.opportunistic_price_cap), "price_cap",
+             options.opportunistic_price_cap, "a finite price"),
+        ]
+        for name, optional in (("opportunistic_limit", options.opportunistic_limit_soc_pct),
+                               ("unknown_price", options.unknown_price)):
+            if optional is not None:
+                checks.append((math.isfinite(optional), name, optional, "a finite number"))
     for ok, name, value, expected in checks:
         if not ok:
             raise InputError(f"{name}: {value:g} is not valid; use {expected}")
 
 
+def check_horizon(now: datetime, departure: datetime) -> None:
+    """Refuse a departure more than `MAX_HORIZON` ahead, before anything is built for it."""
+    if departure - now > MAX_HORIZON:
+        raise InputError(
+            f"departure: {departure.isoformat()} is {(departure - now).days} days after now "
+            f"({now.isoformat()}); plan at most {MAX_HORIZON.days} days ahead"
+        )
+
+
 def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan:
     options = options or PlanOptions()
-    validate_request(request)
+    validate_request(request, options)
     now, departure = request.now, request.departure
     if departure <= now:
         reached = request.soc_pct >= request.target_soc_pct
@@ -147,38 +184,93 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         single_block=options.mode == "block",
         charging_now=options.charging_now,
     )
-    if problem.is_linear:
-        energy, method = solve_greedy(problem), "greedy"
-    elif minpower.applies(problem):
-        energy, method = minpower.solve_min_power(problem), "min-power"
-    else:
-        energy, status = solve_milp(problem, options.time_limit_s)
-        method = f"highs ({status})"
+    if horizon.uniform_price:
+        problem = _earliest_first(problem)
+    method, energy, optimal = _solve(problem, options.time_limit_s)
     if not energy:  # never expected once the target is reachable; honest if it happens
         return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh,
                            f"the solver ({method}) found no plan; charging at full power")
+    if not optimal:
+        reason = _join(reason, (
+            f"the solver stopped at its {options.time_limit_s:g} s time limit ({method}): "
+            f"this is the best plan it found and may not be the cheapest"
+        ))
     energy = energy + [0.0] * (len(horizon) - usable)
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
-    if not horizon.any_known and options.unknown_price is None and reason is None:
-        result = replace(
-            result,
-            reason=(
-                "no price is published between now and departure: the plan charges as early "
-                "as possible and its cost is unknown; give a fallback price (unknown_price) "
-                "or newer prices"
-            ),
+    note = _price_note(result, horizon, options.unknown_price is not None)
+    return replace(result, reason=_join(result.reason, note))
+
+
+def _earliest_first(problem: Problem) -> Problem:
+    """The same problem with each slot priced by its position: the earliest plan wins.
+
+    When every slot costs the same (no price is published, a flat tariff, one fallback price
+    everywhere), the earliest plan is as cheap as any and leaves the most slack before
+    departure; the solvers' own tie-breaking is lost within HiGHS's optimality gap, which
+    scatters the slots. Opportunistic energy is then worth taking in every slot or in none.
+    """
+    n = len(problem.horizon)
+    price = problem.horizon.prices[0] if n else 0.0
+    worth_it = price < problem.extra_price_cap
+    return replace(
+        problem,
+        horizon=replace(problem.horizon, prices=[float(i) for i in range(n)]),
+        extra_price_cap=float(n) if worth_it else -1.0,
+    )
+
+
+def _solve(problem: Problem, time_limit_s: float) -> tuple[str, list[float], bool]:
+    """(method, energy per slot, provably optimal?) from the solver that fits the problem."""
+    if problem.is_linear:
+        return "greedy", solve_greedy(problem), True
+    if minpower.applies(problem):
+        return "min-power", minpower.solve_min_power(problem), True
+    found = solve_milp(problem, time_limit_s)
+    return f"highs ({found.status})", found.energy_kwh, found.optimal
+
+
+def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> str | None:
+    """Why the plan charges when it does, where prices are not (all) published."""
+    charging = result.charging_slots
+    if not charging or not any(horizon.provisional):
+        return None
+    first = charging[0].start.isoformat(timespec="minutes")
+    if not horizon.any_known:
+        if fallback_given:
+            return (
+                f"no price is published between now and departure: every slot uses the "
+                f"fallback price {horizon.fallback_price:.4f}, so the plan charges as early "
+                f"as possible (from {first}); it will change when prices arrive"
+            )
+        return (
+            f"no price is published between now and departure: the plan charges as early as "
+            f"possible (from {first}) and its cost is unknown; give a fallback price "
+            f"(unknown_price) or newer prices"
         )
-    elif result.provisional and reason is None:
-        count = sum(1 for s in result.charging_slots if s.provisional)
-        result = replace(
-            result,
-            reason=(
-                f"{count} charging slot(s) lie beyond the published prices and use the "
-                f"fallback price {horizon.fallback_price:.4f}; the plan will change when "
-                f"prices arrive"
-            ),
-        )
-    return result
+    count = sum(1 for s in charging if s.provisional)
+    if not count:
+        return None
+    unknown_from = next(
+        to_datetime(start, result.now) for start, unknown
+        in zip(horizon.starts, horizon.provisional, strict=True) if unknown
+    ).isoformat(timespec="minutes")
+    why = (
+        "the unknown_price given: they are chosen like published slots at that price, the "
+        "earliest first"
+        if fallback_given
+        else "just above the highest published one, so they are used only because the "
+        "published slots do not suffice"
+    )
+    return (
+        f"no price is published from {unknown_from}: {count} charging slot(s) use the "
+        f"fallback price {horizon.fallback_price:.4f}, {why}; the plan will change when "
+        f"prices arrive"
+    )
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    parts = [part for part in (first, second) if part]
+    return "; ".join(parts) if parts else None
 
 
 def _asap(

@@ -27,7 +27,6 @@ from apscheduler.triggers.date import DateTrigger
 
 from optimizer.cardata.api import CONTAINER_NAME, ApiError, CardataApi
 from optimizer.cardata.auth import TokenManager
-from optimizer.cardata.client import wall_clock
 from optimizer.cardata.messages import MessageError, parse_telematic_data
 from optimizer.cardata.quota import QuotaExhausted, QuotaLedger
 from optimizer.cardata.stream import CardataStream, StreamMessage
@@ -123,11 +122,11 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
                 if isinstance(charger, MeterSource):
                     spawn(_meter(service, vehicles, charger), f"meter {name}")
             tokens = TokenManager(config.cardata, TokenStore(config.state_dir), http,
-                                  clock=wall_clock)
+                                  clock=WallClock())
             api = CardataApi(config.cardata, tokens, QuotaLedger(config.state_dir), http,
-                             clock=wall_clock)
+                             clock=WallClock())
             service.refresher = _refresher(service, api)
-            stream = CardataStream(config.cardata, tokens, clock=wall_clock)
+            stream = CardataStream(config.cardata, tokens, clock=WallClock())
             service.stream_stats = lambda: {
                 "connections": stream.stats.connections, "messages": stream.stats.messages,
                 "invalid_messages": stream.stats.invalid_messages,

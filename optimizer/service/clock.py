@@ -7,12 +7,13 @@ seconds) to wait until a moment of its time, which is all the scheduler needs.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from optimizer import ports
 
 
-class WallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+class WallClock(ports.WallClock):
+    """The one wall clock, which the scheduler can also ask how long to wait."""
 
     def wall_seconds_until(self, at: datetime) -> float:
         return max(0.0, (at - self.now()).total_seconds())

@@ -30,21 +30,14 @@ import random
 import secrets
 import string
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from optimizer.ports import Clock, WallClock
 from optimizer.sim.broker import LogEvent
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def real_clock() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -115,9 +108,9 @@ def _b64(data: bytes) -> str:
 class Cloud:
     """Everything the simulated BMW back end knows; `Simulator` wires it to I/O."""
 
-    def __init__(self, config: SimConfig, clock: Clock = real_clock) -> None:
+    def __init__(self, config: SimConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock = clock
+        self.clock = clock or WallClock()
         self.cond = threading.Condition()
         self.rng = random.Random(config.seed)
         self._jwt_key = secrets.token_bytes(32)
@@ -150,7 +143,7 @@ class Cloud:
         return f"{header}.{body}.{_b64(signature)}"
 
     def new_device_grant(self, challenge: str, scope: str) -> DeviceGrant:
-        now = self.clock()
+        now = self.clock.now()
         user_code = "".join(self.rng.choice(string.ascii_letters) for _ in range(8))
         exp = now + timedelta(seconds=self.config.device_code_lifetime_s)
         device_code = self.jwt({"user_code": user_code, "iat": now.timestamp(),
@@ -173,7 +166,7 @@ class Cloud:
 
     def issue_tokens(self, scope: str) -> dict[str, Any]:
         """A full token response; the id_token is offered to the stream gate."""
-        now = self.clock()
+        now = self.clock.now()
         exp = now + timedelta(seconds=self.config.token_lifetime_s)
         gcid = self.config.gcid
         access = secrets.token_urlsafe(48)
@@ -228,7 +221,7 @@ class Cloud:
 
     def on_log_event(self, event: LogEvent) -> None:
         """Track stream sessions from mosquitto's log (called by the log reader thread)."""
-        now = self.clock()
+        now = self.clock.now()
         with self.cond:
             if event.kind == "connected" and event.username == self.config.gcid:
                 token = self.applied_token

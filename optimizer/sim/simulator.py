@@ -32,9 +32,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from optimizer.cardata.settings import CardataSettings
+from optimizer.ports import Clock, WallClock
 from optimizer.sim.broker import LogEvent, MosquittoBroker
 from optimizer.sim.certs import make_certificates
-from optimizer.sim.cloud import Clock, Cloud, SimConfig, real_clock
+from optimizer.sim.cloud import Cloud, SimConfig
 from optimizer.sim.vehicle import SimVehicle, load_curve
 
 log = logging.getLogger(__name__)
@@ -48,15 +49,15 @@ class Simulator:
     """Start with `start()` (or `with`), stop with `stop()`; every resource is per instance."""
 
     def __init__(self, workdir: Path | None = None, config: SimConfig | None = None, *,
-                 clock: Clock = real_clock) -> None:
+                 clock: Clock | None = None) -> None:
         self.config = config or SimConfig()
-        self.clock = clock
+        self.clock = clock or WallClock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cardata-sim-")
             workdir = Path(self._tmp.name)
         self.workdir = workdir
-        self.cloud = Cloud(self.config, clock)
+        self.cloud = Cloud(self.config, self.clock)
         self.vehicles: dict[str, SimVehicle] = {}
         self._publisher_password = secrets.token_urlsafe(24)
         # mosquitto may run as its own user: its files live in a directory of their own under
@@ -156,7 +157,7 @@ class Simulator:
                 while True:
                     if self._stopping:
                         return
-                    now = self.clock()
+                    now = self.clock.now()
                     desired = cloud.desired_token(now)
                     version = cloud.gate_version
                     if desired != cloud.pending_token:
@@ -318,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _poll(self, form: dict[str, str]) -> None:
         cloud, config = self.sim.cloud, self.sim.config
-        now = self.sim.clock()
+        now = self.sim.clock.now()
         if form.get("client_id") != config.client_id:
             self._oauth_error(401, "invalid_client", "Client authentication failed")
             return
@@ -366,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refresh(self, form: dict[str, str]) -> None:
         cloud, config = self.sim.cloud, self.sim.config
-        now = self.sim.clock()
+        now = self.sim.clock.now()
         with cloud.cond:
             issued = cloud.refresh.get(form.get("refresh_token", ""))
             if (issued is None or issued.used or issued.expires_at <= now
@@ -390,7 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _rest(self, method: str, path: str, query: dict[str, str]) -> None:
         sim, cloud = self.sim, self.sim.cloud
-        now = sim.clock()
+        now = sim.clock.now()
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             self._rest_error(401, "CU-100", "No token provided.")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from optimizer.cardata.tokens import TokenSet, TokenStore
+from optimizer.ports import Clock
 from optimizer.sim.broker import MOSQUITTO
 from optimizer.sim.cloud import SimConfig
 from optimizer.sim.simulator import Simulator
@@ -28,14 +29,17 @@ SCOPE = "authenticate_user openid cardata:api:read cardata:streaming:read"
 class FakeClock:
     """A clock the test moves; `sleep` advances it instead of waiting."""
 
-    now: datetime = field(default_factory=lambda: datetime(2026, 3, 5, 18, 0, tzinfo=UTC))
+    current: datetime = field(default_factory=lambda: datetime(2026, 3, 5, 18, 0, tzinfo=UTC))
     slept: list[float] = field(default_factory=list)
 
+    def now(self) -> datetime:
+        return self.current
+
     def __call__(self) -> datetime:
-        return self.now
+        return self.current
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        self.current += timedelta(seconds=seconds)
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -64,7 +68,7 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
         pytest.skip("the CarData simulator needs mosquitto and openssl")
     started: list[Simulator] = []
 
-    def make(clock: Callable[[], datetime] | None = None, **options: Any) -> Simulator:
+    def make(clock: Clock | None = None, **options: Any) -> Simulator:
         config = SimConfig(**{"reconnect_refusal_probability": 0.0, **options})
         sim = Simulator(config=config, **({"clock": clock} if clock else {}))
         sim.start()

@@ -92,7 +92,7 @@ async def test_cu103_says_to_subscribe_cardata_api(make_sim, tmp_path: Path,
 async def test_expired_access_token_is_refreshed_once(make_sim, tmp_path: Path,
                                                       fake_clock: FakeClock, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    server_clock = FakeClock(fake_clock.now)
+    server_clock = FakeClock(fake_clock.current)
     sim = make_sim(clock=server_clock)
     async with httpx.AsyncClient() as http:
         api = make_api(sim, tmp_path, http, fake_clock)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -26,14 +26,13 @@ import pytest
 from optimizer.cardata.auth import TokenManager
 from optimizer.cardata.stream import CardataStream, StreamBusy, StreamMessage
 from optimizer.cardata.tokens import TokenStore
+from optimizer.ports import WallClock
 from optimizer.sim.cloud import Cloud
 from optimizer.sim.simulator import Simulator
 
 from .conftest import SCOPE, VIN, login_tokens, scaled_sleep, write_config
 
-
-def real_clock() -> datetime:
-    return datetime.now(UTC)
+real_clock = WallClock()
 
 
 class Collector:
@@ -63,7 +62,7 @@ def subscribed(connections: int) -> Callable[[Cloud], bool]:
 async def running_stream(sim: Simulator, state_dir: Path, *, scale: float = 0.01,
                          margin: timedelta | None = None
                          ) -> AsyncIterator[tuple[CardataStream, Collector]]:
-    login_tokens(sim, state_dir, real_clock())
+    login_tokens(sim, state_dir, real_clock.now())
     async with httpx.AsyncClient() as http:
         manager = TokenManager(sim.settings(), TokenStore(state_dir), http, clock=real_clock,
                                **({"margin": margin} if margin is not None else {}))
@@ -82,7 +81,7 @@ async def running_stream(sim: Simulator, state_dir: Path, *, scale: float = 0.01
 async def publish_fix(sim: Simulator, index: int) -> list[bytes]:
     """A GPS fix (two messages, lat then lon) from the car."""
     car = sim.vehicles[VIN]
-    messages = car.park(real_clock(), 48.0 + index / 100, 11.5)
+    messages = car.park(real_clock.now(), 48.0 + index / 100, 11.5)
     await asyncio.to_thread(sim.publish, car, messages)
     return messages
 
@@ -212,7 +211,7 @@ async def test_tls_below_1_3_is_refused(make_sim) -> None:
 async def test_untrusted_or_misnamed_broker_is_not_accepted(make_sim, tmp_path: Path,
                                                              host: str) -> None:
     sim = make_sim()
-    login_tokens(sim, tmp_path, real_clock())
+    login_tokens(sim, tmp_path, real_clock.now())
     # localhost without the simulator's CA: untrusted; 127.0.0.1 with it: the certificate is
     # for `localhost` only, so the hostname check must refuse it
     settings = sim.settings().model_copy(update={
@@ -236,7 +235,7 @@ async def test_untrusted_or_misnamed_broker_is_not_accepted(make_sim, tmp_path: 
 
 async def test_invalid_messages_are_counted_never_fatal(make_sim, tmp_path: Path) -> None:
     sim = make_sim()
-    login_tokens(sim, tmp_path, real_clock())
+    login_tokens(sim, tmp_path, real_clock.now())
     car = sim.vehicles[VIN]
     async with httpx.AsyncClient() as http:
         manager = TokenManager(sim.settings(), TokenStore(tmp_path), http, clock=real_clock)
@@ -245,7 +244,7 @@ async def test_invalid_messages_are_counted_never_fatal(make_sim, tmp_path: Path
         first = asyncio.ensure_future(anext(events))
         await sim.until(subscribed(1))
         await asyncio.to_thread(sim.publish, car, [b"{not json", b'{"vin": 1}',
-                                                   *car.plug_in(real_clock())])
+                                                   *car.plug_in(real_clock.now())])
         event = await asyncio.wait_for(first, 10)
         await events.aclose()
     assert event.vin == VIN and event.field == "plugged" and event.value is True
@@ -255,14 +254,14 @@ async def test_invalid_messages_are_counted_never_fatal(make_sim, tmp_path: Path
 def test_cli_stream_prints_one_json_line_per_message(make_sim, tmp_path: Path) -> None:
     sim = make_sim()
     config = write_config(tmp_path, sim)
-    login_tokens(sim, tmp_path / "state", real_clock())
+    login_tokens(sim, tmp_path / "state", real_clock.now())
     car = sim.vehicles[VIN]
     process = subprocess.Popen(
         [sys.executable, "-m", "optimizer", "stream", "--config", str(config), "--json",
          "--count", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert sim.wait_for(subscribed(1), timeout=20), process.stderr
-        now = real_clock()
+        now = real_clock.now()
         sim.publish(car, [*car.plug_in(now), b"garbage", *car.start_charging(now)])
         out, err = process.communicate(timeout=30)
     finally:
@@ -281,10 +280,10 @@ def test_cli_stream_records_raw_messages_that_replay_and_estimate_read(make_sim,
                                                                        tmp_path: Path) -> None:
     sim = make_sim()
     config = write_config(tmp_path, sim)
-    login_tokens(sim, tmp_path / "state", real_clock())
+    login_tokens(sim, tmp_path / "state", real_clock.now())
     car = sim.vehicles[VIN]
     record = tmp_path / "recorded.jsonl"
-    now = real_clock()
+    now = real_clock.now()
     published = [*car.plug_in(now), b"garbage", *car.start_charging(now + timedelta(seconds=20))]
     at = now + timedelta(seconds=20)
     while car.charging:

@@ -18,6 +18,7 @@ from optimizer.chargers.modbus_map import available_maps
 from optimizer.chargers.settings import HomeAssistantSettings, OcppSettings
 from optimizer.config import parse_config
 from optimizer.errors import ConfigError
+from tests.cli_contract import assert_error_stdout
 
 
 def config(charger: dict[str, Any], **top: Any) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def test_the_cli_names_the_key_of_a_missing_token_file(tmp_path: Path) -> None:
     path.write_text(CLI_CONFIG)
     result = _cli("charger", "status", "--json", "--config", str(path))
     assert result.returncode == 2
-    assert result.stdout == ""
+    assert_error_stdout(result.stdout, result.stderr, "--json" in result.args)
     assert result.stderr == (
         f"error: {tmp_path}/state/ha.token: Home Assistant token file not found (set by "
         f"token_file in [chargers.homeassistant] of charger 'wb'); create it with mode 0600\n")
@@ -156,7 +157,7 @@ def test_the_cli_refuses_a_map_path(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1
     assert "chargers[0].modbus.model: '../keba_p30' is a map name, not a path" in result.stderr
-    assert result.stdout == ""
+    assert_error_stdout(result.stdout, result.stderr, "--json" in result.args)
 
 
 @pytest.mark.parametrize("wait", ["nan", "0", "-1", "inf", "1e9"])

@@ -111,7 +111,7 @@ def test_batch_keeps_order_and_reports_bad_lines(tmp_path: Path,
     assert len(results) == 5
     assert results[0]["feasible"] and results[1]["feasible"]
     assert results[0]["energy_kwh"] > results[1]["energy_kwh"]
-    assert "soc 'thirty' is not a number" in results[2]["error"]
+    assert "soc: 'thirty' is not a number" in results[2]["error"]
     assert "not valid JSON" in results[3]["error"]
     assert results[4]["feasible"] is False
     assert code == 2 and "2 of the batch lines failed" in err
@@ -134,7 +134,7 @@ def test_batch_matches_single_runs(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--soc", "130"], "soc: 130 is not valid"),
+        (["--soc", "130"], "argument --soc: '130' is out of range; use a number from 0 to 100 %"),
         (["--min-power", "12"], "min_power: 12 is not valid"),
         (["--now", "tomorrow"], "now: 'tomorrow' is not an ISO 8601 time"),
         (["--departure", "2024-03-06T07:30:00"], "departure: '2024-03-06T07:30:00' has no UTC"),

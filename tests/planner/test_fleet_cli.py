@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli_contract import assert_error_stdout
 from tests.planner.conftest import DE_LU_2024
 
 HOUSEHOLD: dict[str, Any] = {
@@ -140,7 +141,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_culprit(
 ) -> None:
     done = run_fleet(tmp_path, _with(path, value), "--json")
     assert done.returncode == 2
-    assert done.stdout == ""
+    assert_error_stdout(done.stdout, done.stderr, "--json" in done.args)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert culprit in lines[0]

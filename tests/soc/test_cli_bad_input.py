@@ -13,6 +13,7 @@ import pytest
 
 from optimizer.cardata.recording import MAX_LINE_BYTES
 from optimizer.soc.replay import MAX_TICKS
+from tests.cli_contract import assert_error_stdout
 
 SAMPLE = Path(__file__).resolve().parents[2] / "optimizer" / "sim" / "data" / "sample_stream.jsonl"
 SECRET = "root:x:0:0:SECRET-CONTENT:/root:/bin/bash"
@@ -31,7 +32,7 @@ def strict_json(line: str) -> object:
 
 def one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> str:
     assert result.returncode == 2, (result.returncode, result.stderr)
-    assert result.stdout == ""
+    assert_error_stdout(result.stdout, result.stderr, "--json" in result.args)
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
     for part in parts:
