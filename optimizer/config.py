@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
 from optimizer.errors import ConfigError
+from optimizer.ha_mqtt.settings import MqttSettings
+from optimizer.notify.settings import NotifySettings
 
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 
@@ -147,6 +149,8 @@ class Config(_Section):
     vehicles: list[VehicleConfig] = Field(min_length=1)
     chargers: list[ChargerConfig] = Field(min_length=1)
     cardata: CardataSettings = CardataSettings()
+    notify: NotifySettings = NotifySettings()
+    mqtt: MqttSettings | None = None
 
     @field_validator("timezone")
     @classmethod

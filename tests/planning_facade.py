@@ -21,6 +21,9 @@ from optimizer.web.facade import SessionView, VehicleView
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "tariffs" / "prices" / "de_lu_dayahead_2024.csv"
+CONTRACT_KEYS = ("name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
+                 "target_soc_pct", "departure", "plan", "session")
+"""The keys `GET /api/vehicles` promises; the others are extras the adapters use if present."""
 NOW = datetime.fromisoformat("2024-03-05T18:00:00+01:00")
 DEPARTURE = datetime.fromisoformat("2024-03-06T07:30:00+01:00")
 
@@ -45,7 +48,8 @@ class Car:
 
 class PlanningFacade:
     def __init__(self, cars: list[Car], now: datetime = NOW,
-                 prices: PriceSeries | None = None) -> None:
+                 prices: PriceSeries | None = None, contract_only: bool = False) -> None:
+        self.contract_only = contract_only
         self.cars = {car.name: car for car in cars}
         self.now = now
         self.prices = prices or read_price_csv(PRICES)
@@ -67,7 +71,7 @@ class PlanningFacade:
                                   capacity_kwh=car.capacity_kwh,
                                   max_power_kw=car.max_power_kw, prices=slots))
         at_once = self._cost_at_once(result.energy_kwh, car.max_power_kw, slots)
-        return {
+        view = {
             "name": car.name, "vin": car.vin, "plugged": car.plugged, "charging": car.charging,
             "soc_pct": car.soc_pct, "soc_low_pct": car.soc_pct - car.band_pct,
             "soc_high_pct": car.soc_pct + car.band_pct, "target_soc_pct": car.target_soc_pct,
@@ -79,6 +83,7 @@ class PlanningFacade:
             "prices": [{"start": s.start.isoformat(), "end": s.end.isoformat(),
                         "price": s.price} for s in slots],
         }
+        return {k: view[k] for k in CONTRACT_KEYS} if self.contract_only else view
 
     @staticmethod
     def _cost_at_once(energy_kwh: float, power_kw: float, slots: list[Any]) -> float:

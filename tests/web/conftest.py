@@ -4,6 +4,7 @@ issue, guarded by `require_token`), and Debian's Chromium driven by Playwright."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -80,11 +81,8 @@ class Server:
     codes: LoginCodes
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    facade = PlanningFacade([Car("iX1", "WBA00000000000001"),
-                             Car("Cooper SE", "WMW00000000000002", soc_pct=52.0,
-                                 target_soc_pct=90.0, band_pct=6.0)])
+@contextlib.contextmanager
+def serve(facade: PlanningFacade) -> Iterator[Server]:
     codes = LoginCodes()
     app = FastAPI()
     app.include_router(control_routes(facade), dependencies=[Depends(require_token(TOKEN))])
@@ -102,6 +100,14 @@ def server() -> Iterator[Server]:
     yield Server(f"http://127.0.0.1:{port}", facade, codes)
     uv.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with serve(PlanningFacade([Car("iX1", "WBA00000000000001"),
+                               Car("Cooper SE", "WMW00000000000002", soc_pct=52.0,
+                                   target_soc_pct=90.0, band_pct=6.0)])) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.web.conftest import ARTEFACTS, TOKEN, Server
+from tests.planning_facade import Car, PlanningFacade
+from tests.web.conftest import ARTEFACTS, TOKEN, Server, serve
 
 TZ = ZoneInfo("Europe/Berlin")
 DESKTOP = {"viewport": {"width": 1280, "height": 1000}}
@@ -173,3 +174,21 @@ def test_screenshots_at_desktop_and_phone_width(browser: Browser, server: Server
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / f"dashboard-{name}.png"), full_page=True)
     ctx.close()
+
+
+def test_the_contract_keys_alone_are_enough(browser: Browser) -> None:
+    """Without the service's extras (prices, saving, smart/boost) the page still shows the
+    plan: its slots, the SoC and the cost."""
+    facade = PlanningFacade([Car("iX1", "WBA00000000000001")], contract_only=True)
+    with serve(facade) as running:
+        ctx = browser.new_context(timezone_id="Europe/Berlin", locale="en-GB", **DESKTOP)
+        page = ctx.new_page()
+        log_in(page, running)
+        plan = facade.vehicles()[0]["plan"]
+        box = card(page, "iX1")
+        expect(box.get_by_test_id("soc")).to_have_text("34 %")
+        expect(box.get_by_test_id("cost")).to_have_text(f"{plan['cost']:.2f} EUR")
+        expect(box.get_by_test_id("saving")).to_have_text("")
+        expect(box.locator("rect.slot")).to_have_count(len(plan["slots"]))
+        expect(box.locator("path.price")).to_have_count(0)
+        ctx.close()
