@@ -10,7 +10,6 @@ A dropped broker connection comes back by itself, with a growing pause.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import aiomqtt
 
+from optimizer.aio import stop_tasks
 from optimizer.ha_mqtt.discovery import (
     availability_topic,
     discovery_configs,
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1.0
 RECONNECT_MAX_S = 30.0
+KEEPALIVE_S = 15
+ACK_TIMEOUT_S = 5.0
+"""A CONNACK, SUBACK or PUBACK later than this means the connection is dead: reconnect. (A
+socket that died under aiomqtt can stay unnoticed until then, or until the keepalive.)"""
 
 
 def _utc_now() -> datetime:
@@ -45,20 +49,34 @@ def _utc_now() -> datetime:
 async def run_ha_entities(facade: ServiceFacade, settings: MqttSettings, *,
                           tz: tzinfo | None = None,
                           clock: Callable[[], datetime] = _utc_now) -> None:
-    """Run until cancelled; `tz` reads a departure given as "HH:MM" (default: local)."""
+    """Run until cancelled; `tz` reads a departure given as "HH:MM" (default: local).
+
+    Each connection runs in a task of its own, so a cancel here always ends this coroutine
+    within a few seconds, even when aiomqtt inside the connection misses one (optimizer/aio.py).
+    """
     password = settings.password()
     local_tz = tz or datetime.now().astimezone().tzinfo or UTC
     delay = RECONNECT_MIN_S
+
+    async def serve() -> None:
+        nonlocal delay
+        async with _client(settings, password) as client:
+            log.info("MQTT: connected to %s:%d for Home Assistant", settings.host,
+                     settings.port)
+            delay = RECONNECT_MIN_S
+            await _Link(client, facade, settings, local_tz, clock).run()
+
     while True:
+        connection = asyncio.create_task(serve())
         try:
-            async with _client(settings, password) as client:
-                log.info("MQTT: connected to %s:%d for Home Assistant", settings.host,
-                         settings.port)
-                delay = RECONNECT_MIN_S
-                await _Link(client, facade, settings, local_tz, clock).run()
-        except aiomqtt.MqttError as exc:
-            log.warning("MQTT: %s:%d: %s; reconnecting in %.0f s", settings.host,
-                        settings.port, exc, delay)
+            await asyncio.wait([connection])
+        finally:
+            await stop_tasks([connection])
+        error = connection.exception()
+        if not isinstance(error, aiomqtt.MqttError):
+            raise error or RuntimeError("the MQTT connection ended without an error")
+        log.warning("MQTT: %s:%d: %s; reconnecting in %.0f s", settings.host,
+                    settings.port, error, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, RECONNECT_MAX_S)
 
@@ -71,7 +89,7 @@ def _client(settings: MqttSettings, password: str | None) -> aiomqtt.Client:
     return aiomqtt.Client(
         settings.host, settings.port, username=settings.username, password=password,
         identifier=settings.topic_prefix.replace("/", "-"), tls_context=context,
-        protocol=aiomqtt.ProtocolVersion.V311, keepalive=30,
+        protocol=aiomqtt.ProtocolVersion.V311, keepalive=KEEPALIVE_S, timeout=ACK_TIMEOUT_S,
         will=aiomqtt.Will(availability_topic(settings), "offline", qos=1, retain=True))
 
 
@@ -94,13 +112,13 @@ class _Link:
         await self.client.subscribe(f"{self.settings.discovery_prefix}/status", qos=1)
         await self.client.publish(availability_topic(self.settings), "online", qos=1, retain=True)
         await self.publish(self.facade.vehicles())
-        follow = asyncio.create_task(self._follow())
+        loops = [asyncio.create_task(self._follow()), asyncio.create_task(self._commands())]
         try:
-            await self._commands()
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a dropped connection: raises MqttError, and we reconnect
         finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await follow
+            await stop_tasks(loops)
 
     async def publish(self, vehicles: list[VehicleView], announce: bool = False) -> None:
         """Discovery for vehicles not yet announced (or all, after HA's birth), then state."""

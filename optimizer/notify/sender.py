@@ -10,7 +10,6 @@ others), keeps to the rate limit and retries failures with a doubling delay.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import apprise
 
+from optimizer.aio import result_within
 from optimizer.errors import ConfigError
 from optimizer.model import Notification
 from optimizer.notify.outbox import Outbox, OutboxRow, url_fingerprint
@@ -93,8 +93,7 @@ class AppriseNotifier:
             wake_at = self._next_wake(now)
             self._wake.clear()
             timeout = None if wake_at is None else max(0.0, (wake_at - now).total_seconds())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await result_within(self._wake.wait(), timeout)
 
     async def send_due(self) -> int:
         """Deliver every due message the rate limit allows now; the number delivered."""

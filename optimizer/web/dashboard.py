@@ -10,7 +10,6 @@ as SVG; it loads nothing from anywhere else, so it works offline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
+from optimizer.aio import result_within, stop_tasks
 from optimizer.web.auth import (
     COOKIE,
     LoginCodes,
@@ -71,18 +71,16 @@ async def _events(facade: ServiceFacade) -> AsyncIterator[str]:
     try:
         yield _event(facade, facade.vehicles())
         while True:
-            try:
-                vehicles = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except TimeoutError:
+            got = await result_within(queue.get(), KEEPALIVE_S)
+            if got is None:
                 yield ": keepalive\n\n"
                 continue
+            vehicles = got
             while not queue.empty():  # a burst of changes: only the newest matters
                 vehicles = queue.get_nowait()
             yield _event(facade, vehicles)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
 
 
 def dashboard_router(facade: ServiceFacade, api_token: str,

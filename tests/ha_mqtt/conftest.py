@@ -4,6 +4,7 @@ watcher client that records every message under both prefixes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -88,3 +89,5 @@ async def watch(broker: LocalBroker) -> AsyncIterator[tuple[Watcher, aiomqtt.Cli
         task = asyncio.create_task(record())
         yield watcher, client
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

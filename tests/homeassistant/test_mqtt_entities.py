@@ -8,6 +8,7 @@ the UI); the service side uses the TLS listener with its password file, as in pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -120,6 +121,8 @@ async def test_the_entities_appear_and_a_command_changes_the_plan(
             assert facade.cars["iX1"].boost
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     devices = _devices(home_assistant)
     assert {d["name"] for d in devices} == {"iX1", "Cooper SE"}
 

@@ -5,6 +5,7 @@ and nothing lost or sent twice across a kill -9 of the sending process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -188,8 +189,10 @@ async def test_notify_returns_while_a_delivery_hangs(tmp_path: Path, receiver: R
     # the sender hangs on the network; handing over (the control loop's side) does not
     await asyncio.wait_for(sender.notify(every_kind()[1]), 0.5)
     assert sender.outbox.counts() == {"pending": 2}
-    task.cancel()
     receiver.release.set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def test_urls_file_must_be_0600(tmp_path: Path, receiver: Receiver) -> None:
