@@ -21,6 +21,7 @@ from optimizer.model import ChargePlan, Notification, NotificationKind, PlannedS
 from optimizer.notify import messages
 from optimizer.notify.sender import AppriseNotifier
 from optimizer.notify.settings import NotifySettings
+from optimizer.ports import Notifier
 from tests.notify.conftest import Receiver
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -93,6 +94,7 @@ EXPECTED = [
 async def test_every_event_kind_arrives_through_apprise(tmp_path: Path,
                                                         receiver: Receiver) -> None:
     sender = notifier(tmp_path, [receiver.url()])
+    assert isinstance(sender, Notifier)
     for notification in every_kind():
         await sender.notify(notification)
     assert await sender.send_due() == len(EXPECTED)
