@@ -1,6 +1,7 @@
 """The web dashboard on the service's HTTP server: `dashboard_router(facade, api_token)`.
 
-`GET /` is the page (a login page first), `GET /dashboard/events` streams the vehicles and
+`GET /` is the page (its script sends a browser without the cookie to `/login`),
+`GET /dashboard/events` streams the vehicles and
 sessions as server-sent events from `facade.changes()`, and the page's controls call the
 service's `POST /api/vehicles/...` routes, which accept the dashboard cookie through
 `require_token`. The page is our own HTML, CSS and JS from package data, drawing its charts
@@ -90,10 +91,16 @@ def dashboard_router(facade: ServiceFacade, api_token: str,
     login_codes = codes or LoginCodes()
 
     @router.get("/")
-    def page(request: Request) -> Response:
-        if not is_authenticated(request, api_token):
-            return RedirectResponse("/login", status_code=303)
+    def page() -> Response:
+        # the page holds no data (that comes over the event stream, which needs the
+        # cookie), so it is served to anyone; its script sends a stranger to /login
         return HTMLResponse(_asset("index.html"), headers=_HEADERS)
+
+    @router.get("/dashboard/session")
+    def session(request: Request) -> dict[str, bool]:
+        if not is_authenticated(request, api_token):
+            raise HTTPException(status_code=401, detail="log in first")
+        return {"ok": True}
 
     @router.get("/login")
     def login_form(request: Request, code: str | None = None) -> Response:

@@ -62,6 +62,10 @@ def test_login_sets_an_httponly_strict_cookie(context: BrowserContext, server: S
     with httpx.Client(base_url=server.url) as http:
         assert http.get("/api/vehicles").status_code == 401
         assert http.get("/dashboard/events").status_code == 401
+        assert http.get("/dashboard/session").status_code == 401
+        shell = http.get("/")  # the page itself holds no data: served, then sends to /login
+        assert shell.status_code == 200 and 'id="vehicles"' in shell.text
+        assert "iX1" not in shell.text
         http.cookies.set(cookie["name"], cookie["value"])
         assert http.get("/api/vehicles").status_code == 200
         http.cookies.clear()
@@ -69,6 +73,10 @@ def test_login_sets_an_httponly_strict_cookie(context: BrowserContext, server: S
                         ).status_code == 200
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(server.url + "/login")
+    page.goto(server.url + "/")
+    expect(page).to_have_url(server.url + "/login")
+    # a cookie from before the token was replaced is no login either
+    context.add_cookies([{"name": cookie["name"], "value": "0" * 64, "url": server.url}])
     page.goto(server.url + "/")
     expect(page).to_have_url(server.url + "/login")
 

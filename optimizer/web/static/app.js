@@ -232,14 +232,27 @@ function render(snapshot) {
   sessions(snapshot.sessions, currency);
 }
 
-function connect() {
+// Without a valid cookie (never logged in, or the token was replaced) go to the login page.
+async function loggedIn() {
+  try {
+    const response = await fetch("/dashboard/session", { credentials: "same-origin" });
+    if (response.status === 401) { location.replace("/login"); return false; }
+  } catch (error) { /* the service is away; EventSource retries by itself */ }
+  return true;
+}
+
+async function connect() {
+  if (!(await loggedIn())) return;
   const live = document.getElementById("live");
   const source = new EventSource("/dashboard/events");
   source.addEventListener("snapshot", (event) => {
     live.textContent = "live"; live.classList.add("on");
     render(JSON.parse(event.data));
   });
-  source.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
+  source.onerror = () => {
+    live.textContent = "reconnecting…"; live.classList.remove("on");
+    loggedIn().then((ok) => { if (!ok) source.close(); });
+  };
 }
 
 connect();
