@@ -23,6 +23,8 @@ from optimizer import bounds
 from optimizer.cardata.settings import CardataSettings
 from optimizer.chargers.settings import HomeAssistantSettings, ModbusSettings, OcppSettings
 from optimizer.errors import ConfigError, one_line
+from optimizer.ha_mqtt.settings import MqttSettings
+from optimizer.notify.settings import NotifySettings
 from optimizer.planner import DEFAULT_EFFICIENCY, PlanOptions
 from optimizer.planner.settings import SiteSettings
 from optimizer.service.settings import ServiceSettings
@@ -176,6 +178,8 @@ class Config(_Section):
     cardata: CardataSettings = CardataSettings()
     site: SiteSettings = SiteSettings()
     service: ServiceSettings = ServiceSettings()
+    notify: NotifySettings = NotifySettings()
+    mqtt: MqttSettings | None = None
 
     @field_validator("timezone")
     @classmethod

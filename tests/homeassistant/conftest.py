@@ -45,6 +45,8 @@ http:
 auth:
 api:
 websocket_api:
+config:
+frontend:
 input_boolean:
   wallbox_enable:
     name: Wallbox enable
@@ -110,7 +112,8 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path)
     raise RuntimeError(f"Home Assistant did not answer within {START_TIMEOUT_S:.0f} s; see {log}")
 
 
-def _long_lived_token(url: str) -> str:
+def login_tokens(url: str) -> dict[str, str]:
+    """The tokens HA's own login page would get (access and refresh token, §3.3)."""
     client_id = f"{url}/"
     with httpx.Client(base_url=url, timeout=30) as http:
         flow = http.post("/auth/login_flow", json={
@@ -118,9 +121,14 @@ def _long_lived_token(url: str) -> str:
             "redirect_uri": client_id}).json()
         done = http.post(f"/auth/login_flow/{flow['flow_id']}", json={
             "client_id": client_id, "username": USER, "password": PASSWORD}).json()
-        access = http.post("/auth/token", data={
+        tokens: dict[str, str] = http.post("/auth/token", data={
             "grant_type": "authorization_code", "code": done["result"],
-            "client_id": client_id}).json()["access_token"]
+            "client_id": client_id}).json()
+        return tokens
+
+
+def _long_lived_token(url: str) -> str:
+    access = login_tokens(url)["access_token"]
     ws_url = url.replace("http://", "ws://") + "/api/websocket"
     with connect(ws_url) as ws:
         assert json.loads(ws.recv())["type"] == "auth_required"
@@ -140,6 +148,11 @@ def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAss
     config = tmp_path_factory.mktemp("ha-config")
     port = free_port()
     (config / "configuration.yaml").write_text(CONFIGURATION.format(port=port))
+    # the UI tests log in straight to the app: onboarding (its wizard) counts as done
+    (config / ".storage").mkdir()
+    (config / ".storage" / "onboarding").write_text(json.dumps({
+        "version": 4, "minor_version": 1, "key": "onboarding",
+        "data": {"done": ["user", "core_config", "analytics", "integration"]}}))
     hass = str(HA_VENV / "bin" / "hass")
     subprocess.run([hass, "--script", "auth", "-c", str(config), "add", USER, PASSWORD],
                    check=True, capture_output=True, timeout=120)

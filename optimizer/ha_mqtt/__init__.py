@@ -1,0 +1,1 @@
+"""Home Assistant entities by MQTT discovery: one device per vehicle, state and commands."""
