@@ -17,7 +17,7 @@ from optimizer.errors import InputError
 from optimizer.model import ChargePlan, PriceSlot, SlotTable, TaperPoint, require_aware
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
-from optimizer.planner.horizon import Horizon, build_horizon
+from optimizer.planner.horizon import Horizon, build_horizon, provisional_note
 from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
@@ -43,6 +43,8 @@ class PlanRequest:
     min_power_kw: float = 0.0
     efficiency: float = 0.9
     taper: tuple[TaperPoint, ...] = ()
+    forecast_from: datetime | None = None
+    """Prices from here on are a forecast: planned on, and their slots flagged provisional."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     deadline = departure - timedelta(minutes=options.buffer_minutes)
     horizon = build_horizon(
         request.prices, now, departure, deadline if deadline > now else None,
-        options.unknown_price,
+        options.unknown_price, request.forecast_from,
     )
     deadline_s = deadline.timestamp()
     usable_full = len(horizon)
@@ -170,14 +172,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         )
     elif result.provisional and reason is None:
         count = sum(1 for s in result.charging_slots if s.provisional)
-        result = replace(
-            result,
-            reason=(
-                f"{count} charging slot(s) lie beyond the published prices and use the "
-                f"fallback price {horizon.fallback_price:.4f}; the plan will change when "
-                f"prices arrive"
-            ),
-        )
+        result = replace(result, reason=provisional_note(count, horizon))
     return result
 
 

@@ -1,22 +1,30 @@
-"""Planning for a whole site at once: `plan_vehicles(requests, now)`.
+"""Planning for a whole site at once: `plan_vehicles(requests, now, site_max_power_kw)`.
 
 Every re-plan of any vehicle goes through here with the requests of all plugged vehicles of the
-site, so a joint planner (a site power limit shared by several cars) can replace the body
-without the service changing. Today each vehicle is planned on its own.
+site. With `[site] max_power_kw` they are planned jointly (`optimizer.planner.site.plan_site`),
+so their powers never add up to more than the connection allows; without it each is planned on
+its own. A vehicle that must charge at once (boost, smart off, a missed departure) is planned
+alone, first, at what the site leaves it; the others share what remains.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from optimizer.errors import UserError
 from optimizer.model import ChargePlan
-from optimizer.planner import PlanOptions, PlanRequest, plan
+from optimizer.planner import PlanOptions, PlanRequest, plan, validate_request
+from optimizer.planner.site import SiteRequest, plan_site
+from optimizer.session import slot_floor
 
 log = logging.getLogger(__name__)
+
+SITE_TIME_LIMIT_S = 5.0
+"""The joint MILP (chargers with a minimum current) runs on the service's loop: bounded."""
+POWER_TOLERANCE_KW = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +32,47 @@ class VehiclePlanRequest:
     vehicle: str
     request: PlanRequest
     options: PlanOptions
+    at_once: bool = False
+    """Charge at once up to the target (boost, smart off, missed departure)."""
 
 
-def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime
-                  ) -> dict[str, ChargePlan]:
+def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime,
+                  site_max_power_kw: float | None = None) -> dict[str, ChargePlan]:
     """A plan per vehicle name; a request the planner refuses is logged and left out."""
+    valid = []
+    for item in requests:
+        try:
+            validate_request(item.request)
+        except UserError as exc:
+            log.warning("vehicle '%s': no plan at %s: %s", item.vehicle, now.isoformat(), exc)
+        else:
+            valid.append(item)
+    if site_max_power_kw is None or len(valid) < 2:
+        return _alone(valid, now)
+    plans: dict[str, ChargePlan] = {}
+    left_kw = site_max_power_kw
+    for item in (i for i in valid if i.at_once):
+        share_kw = min(item.request.max_power_kw, left_kw)
+        if share_kw <= POWER_TOLERANCE_KW:
+            continue  # the site is used up by the others charging at once: nothing to plan
+        capped = replace(item.request, max_power_kw=share_kw,
+                         min_power_kw=min(item.request.min_power_kw, share_kw))
+        plans |= _alone([replace(item, request=capped)], now)
+        left_kw -= share_kw
+    shared = [i for i in valid if not i.at_once]
+    if not shared or left_kw <= POWER_TOLERANCE_KW:
+        return plans
+    try:
+        plans |= plan_site({i.vehicle: SiteRequest(i.request, i.options) for i in shared},
+                           left_kw, now, SITE_TIME_LIMIT_S)
+    except UserError as exc:  # never expected after validation; each alone is still a plan
+        log.warning("site: no joint plan at %s (%s); planning each vehicle alone",
+                    now.isoformat(), exc)
+        plans |= _alone(shared, now)
+    return plans
+
+
+def _alone(requests: Iterable[VehiclePlanRequest], now: datetime) -> dict[str, ChargePlan]:
     plans: dict[str, ChargePlan] = {}
     for item in requests:
         try:
@@ -36,3 +80,20 @@ def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime
         except UserError as exc:
             log.warning("vehicle '%s': no plan at %s: %s", item.vehicle, now.isoformat(), exc)
     return plans
+
+
+def site_power_kw(plans: Iterable[ChargePlan], now: datetime) -> dict[datetime, float]:
+    """The site's power in each 15-minute slot from `now` on, if these plans run together
+    (a vehicle leaving mid-slot counts for the whole slot, as the joint planner counts it)."""
+    total: dict[datetime, float] = {}
+    for item in plans:
+        for slot in item.charging_slots:
+            if slot.end > now:
+                key = slot_floor(slot.start)
+                total[key] = total.get(key, 0.0) + slot.power_kw
+    return total
+
+
+def exceeds(plans: Iterable[ChargePlan], now: datetime, site_max_power_kw: float) -> bool:
+    return any(kw > site_max_power_kw + POWER_TOLERANCE_KW
+               for kw in site_power_kw(plans, now).values())
