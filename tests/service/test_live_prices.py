@@ -59,13 +59,13 @@ async def test_forecast_plan_is_re_made_on_published_prices(make_household: Any,
                                                             provider: Provider,
                                                             tmp_path: Path) -> None:
     day = datetime.now(TZ).date()
-    start = datetime.combine(day, time(11, 0), tzinfo=TZ)  # before the 12:45 publication
+    start = datetime.combine(day, time(12, 30), tzinfo=TZ)  # before the 12:45 publication
     today = formats.local_day(start)
     tomorrow = formats.local_day(start + timedelta(days=1))
     history = today[0] - timedelta(days=28)
     provider.default = Reply(body=formats.awattar(history, today[1]))
     household = make_household(tariff=live_tariff(tmp_path, provider))
-    clock = ScaledClock(start, 3600.0, running=False)
+    clock = ScaledClock(start, 600.0, running=False)
     async with in_process(household, clock) as started:
         service = started.service
         await until(lambda: service.health()["prices"]["known_until"] == today[1].isoformat(),
@@ -87,6 +87,8 @@ async def test_forecast_plan_is_re_made_on_published_prices(make_household: Any,
                 return formats.price_for(at)
             return 5.0 if 4 <= at.hour < 6 else 300.0
 
+        # the fetch at 12:45 fails; its retry, about 12:47, brings tomorrow
+        provider.answer(Reply(status=500, body=b"busy"))
         provider.default = Reply(body=formats.awattar(history, tomorrow[1], price=published))
         changes = service.changes()
         clock.run()
@@ -95,6 +97,10 @@ async def test_forecast_plan_is_re_made_on_published_prices(make_household: Any,
             if snapshot[0]["plan"] is not None and not snapshot[0]["plan"]["provisional"]:
                 break
         await changes.aclose()
+        # re-planned when the prices came, not at the next slot boundary (13:00)
+        current = service.fleet["iX1"].state.plan
+        assert current is not None
+        assert start + timedelta(minutes=15) < current.now < start + timedelta(minutes=30)
         [view] = await api(started, "/api/vehicles")
         plan = view["plan"]
         assert view["plan_version"] > first_version and "new prices" in view["plan_reason"]
