@@ -47,20 +47,20 @@ def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime,
             log.warning("vehicle '%s': no plan at %s: %s", item.vehicle, now.isoformat(), exc)
         else:
             valid.append(item)
-    if site_max_power_kw is None or len(valid) < 2:
+    if site_max_power_kw is None:
         return _alone(valid, now)
     plans: dict[str, ChargePlan] = {}
     left_kw = site_max_power_kw
     for item in (i for i in valid if i.at_once):
         share_kw = min(item.request.max_power_kw, left_kw)
-        if share_kw <= POWER_TOLERANCE_KW:
-            continue  # the site is used up by the others charging at once: nothing to plan
-        capped = replace(item.request, max_power_kw=share_kw,
-                         min_power_kw=min(item.request.min_power_kw, share_kw))
-        plans |= _alone([replace(item, request=capped)], now)
+        plans |= _alone([_capped(item, share_kw)], now)
         left_kw -= share_kw
     shared = [i for i in valid if not i.at_once]
-    if not shared or left_kw <= POWER_TOLERANCE_KW:
+    if len(shared) == 1 or (shared and left_kw <= POWER_TOLERANCE_KW):
+        # alone, or nothing left to share: each at most what the site leaves (a plan with
+        # no power that says the target cannot be reached, rather than an older plan kept)
+        return plans | _alone([_capped(i, left_kw) for i in shared], now)
+    if not shared:
         return plans
     try:
         plans |= plan_site({i.vehicle: SiteRequest(i.request, i.options) for i in shared},
@@ -68,8 +68,19 @@ def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime,
     except UserError as exc:  # never expected after validation; each alone is still a plan
         log.warning("site: no joint plan at %s (%s); planning each vehicle alone",
                     now.isoformat(), exc)
-        plans |= _alone(shared, now)
+        plans |= _alone([_capped(i, left_kw / len(shared)) for i in shared], now)
     return plans
+
+
+def _capped(item: VehiclePlanRequest, power_kw: float) -> VehiclePlanRequest:
+    """The request with its charger held to `power_kw` (a hair above 0 when none is left:
+    the planner needs a positive power, and a charger turns a current below its minimum off)."""
+    power_kw = max(power_kw, POWER_TOLERANCE_KW)
+    if power_kw >= item.request.max_power_kw:
+        return item
+    request = replace(item.request, max_power_kw=power_kw,
+                      min_power_kw=min(item.request.min_power_kw, power_kw))
+    return replace(item, request=request)
 
 
 def _alone(requests: Iterable[VehiclePlanRequest], now: datetime) -> dict[str, ChargePlan]:
