@@ -23,7 +23,7 @@ from optimizer.ports import PriceSource
 from optimizer.prices.live import FeedStatus
 from optimizer.prices.refresher import keep_fresh
 from optimizer.prices.source import TariffPrices
-from optimizer.tariffs import load_tariff
+from optimizer.tariffs import Tariff, load_tariff
 
 if TYPE_CHECKING:
     from optimizer.service.core import Service, ServiceClock
@@ -54,6 +54,9 @@ def planning_prices(prices: PriceSource, start: datetime, end: datetime
 def prices_health(prices: PriceSource, now: datetime) -> dict[str, Any]:
     """What `GET /api/health` says about the prices: where they come from, how far they are
     known, and for a live feed when it answered last and whether it is failing now."""
+    if isinstance(prices, Tariff):
+        return {"source": "csv" if prices.spot_series is not None else "fixed",
+                "known_until": _iso(prices.known_until), "stale": False}
     if not isinstance(prices, TariffPrices):
         return {"source": type(prices).__name__, "stale": False}
     out: dict[str, Any] = {"source": prices.source, "known_until": _iso(prices.known_until),
