@@ -76,7 +76,8 @@ PRICE = Range(-10_000.0, 10_000.0, "per kWh")
 MINUTES = Range(0, 24 * 60, "minutes", integer=True)
 
 SOC = PERCENT
-CAPACITY_KWH = Range(0.0, 250.0, "kWh", low_open=True)
+CAPACITY_KWH = Range(1.0, 250.0, "kWh")
+"""From 1 kWh: a smaller battery is a typo, and near 0 the SoC per kWh overflows."""
 POWER_KW = Range(0.0, 500.0, "kW", low_open=True)
 MIN_POWER_KW = Range(0.0, 500.0, "kW")
 EFFICIENCY = Range(0.5, 1.0, low_open=True)

@@ -246,6 +246,9 @@ class PlanReady:
     """Made for a slot boundary, a SoC report, a charger state or prices (not a request of the
     person or a new session): then a plan that is merely different is not taken if the current
     one still delivers the same energy at about the same cost."""
+    whole: bool = False
+    """Part of a site's joint plan that must be taken whole: kept next to the other vehicles'
+    new plans, this vehicle's older plan could break the site limit, so any change counts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +377,7 @@ def plan_changed_materially(old: ChargePlan | None, new: ChargePlan, now: dateti
         out: dict[datetime, float] = {}
         for slot in plan.charging_slots:
             if slot.end > now:
-                key = _slot_start(slot.start)
+                key = slot_floor(slot.start)
                 out[key] = out.get(key, 0.0) + slot.power_kw
         return out
 
@@ -409,7 +412,8 @@ def still_as_good(old: ChargePlan, new: ChargePlan, now: datetime, capacity_kwh:
             and old_cost <= new_cost + max(0.02, 0.02 * abs(new_cost)))
 
 
-def _slot_start(at: datetime) -> datetime:
+def slot_floor(at: datetime) -> datetime:
+    """The start of the 15-minute slot that `at` lies in."""
     seconds = int(SLOT.total_seconds())
     epoch = int(at.timestamp())
     return at - timedelta(seconds=epoch % seconds, microseconds=at.microsecond)
@@ -626,11 +630,12 @@ def _on_tick(state: VehicleState, event: Tick, now: datetime) -> Result:
 def _on_plan(state: VehicleState, event: PlanReady, now: datetime) -> Result:
     if not state.plugged:
         return state, []  # the car left while the plan was being made
-    if not plan_changed_materially(state.plan, event.plan, now, state.spec.material_power_kw):
-        return state, []
-    if event.routine and state.plan is not None and still_as_good(
-            state.plan, event.plan, now, state.spec.capacity_kwh):
-        return state, []
+    tolerance_kw = 1e-6 if event.whole else state.spec.material_power_kw
+    keep = not plan_changed_materially(state.plan, event.plan, now, tolerance_kw) or (
+        event.routine and not event.whole and state.plan is not None
+        and still_as_good(state.plan, event.plan, now, state.spec.capacity_kwh))
+    if keep:
+        return _on_footing_change(state, event)
     plan = event.plan
     session = state.session
     assert session is not None
@@ -655,6 +660,20 @@ def _on_plan(state: VehicleState, event: PlanReady, now: datetime) -> Result:
         state, unreachable = _unreachable(state, plan, now)
         decisions += unreachable
     return state, decisions
+
+
+def _on_footing_change(state: VehicleState, event: PlanReady) -> Result:
+    """A plan the charger need not hear about may still stand on other prices: when the real
+    prices arrive and the plan on the forecast was right, the charger keeps its schedule, but
+    the plan is taken (a new version, not uploaded) so it no longer says it is provisional."""
+    old = state.plan
+    if old is None or old.provisional == event.plan.provisional:
+        return state, []
+    session = state.session
+    assert session is not None
+    version = state.plan_version + 1
+    state = replace(state, plan=event.plan, plan_version=version, plan_reason=event.reason)
+    return state, [SavePlan(state.spec.name, session.id, version, event.plan, event.reason)]
 
 
 def _unreachable(state: VehicleState, plan: ChargePlan, now: datetime) -> Result:

@@ -3,7 +3,8 @@
 The first slot runs from `now` to the next 15-minute mark, so a plan made at 18:07 never
 schedules energy in the past. A safety buffer adds one more boundary at `departure - buffer`.
 Slots whose price is unknown get the fallback price and are flagged provisional: they are never
-silently treated as known.
+silently treated as known. So are slots at or after `forecast_from`, whose price is a forecast
+(a live feed's prices past its published horizon): planned on, but not promised.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def build_horizon(
     end: datetime,
     extra_boundary: datetime | None,
     unknown_price: float | None,
+    forecast_from: datetime | None = None,
 ) -> Horizon:
     """Slots covering `[now, end)` on the 15-minute grid.
 
@@ -81,9 +83,13 @@ def build_horizon(
         found = _lookup(prices, bounds)
 
     known = [p for p in found if p is not None]
-    provisional = [p is None for p in found]
+    unknown = [p is None for p in found]
+    provisional = unknown
+    if forecast_from is not None:
+        tf = forecast_from.timestamp() - 1e-6
+        provisional = [u or b >= tf for u, b in zip(unknown, bounds, strict=False)]
     fallback: float | None = None
-    if any(provisional):
+    if any(unknown):
         if unknown_price is not None:
             fallback = unknown_price
         else:
@@ -98,6 +104,15 @@ def build_horizon(
         fallback_price=fallback,
         any_known=bool(known),
     )
+
+
+def provisional_note(count: int, horizon: Horizon) -> str:
+    """Why `count` charging slots are provisional: a fallback price, or a forecast."""
+    if horizon.fallback_price is None:
+        return (f"{count} charging slot(s) lie beyond the published prices and are priced on "
+                f"the forecast; the plan will change when prices arrive")
+    return (f"{count} charging slot(s) lie beyond the published prices and use the fallback "
+            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive")
 
 
 def _grid_count(t0: float, t1: float) -> int:

@@ -39,12 +39,13 @@ from optimizer.config import Config
 from optimizer.errors import UserError
 from optimizer.model import SLOT, ChargerState
 from optimizer.ports import Charger, MeterSource, Notifier, PriceSource
+from optimizer.prices.source import TariffPrices
 from optimizer.service.api_token import ensure_api_token
 from optimizer.service.clock import WallClock
 from optimizer.service.core import Service, ServiceClock, Vehicle
 from optimizer.service.database import ServiceDatabase
+from optimizer.service.prices import keep_prices_fresh, open_prices
 from optimizer.session import Attention, ChargerStatusChanged, SocRefreshFailed
-from optimizer.tariffs import load_tariff
 from optimizer.web.api import build_app
 from optimizer.web.facade import ServiceFacade
 
@@ -89,7 +90,7 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    prices = options.prices or load_tariff(config.tariff)
+    prices = options.prices or open_prices(config)
     token = ensure_api_token(config.state_dir)
     db = ServiceDatabase(config.state_dir, event_log_rows=config.service.event_log_rows)
     service = Service(config, db, clock, prices, notifiers=options.notifiers)
@@ -132,6 +133,8 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
                 "invalid_messages": stream.stats.invalid_messages,
                 "failures": stream.stats.failures}
             spawn(_cardata(service, stream), "cardata stream")
+            if isinstance(prices, TariffPrices) and prices.live is not None:
+                spawn(keep_prices_fresh(service, prices, clock), "price feed")
             await service.resume()
             service.tick(clock.now())
             scheduler = _SlotTicker(clock, service.tick)

@@ -25,7 +25,8 @@ from optimizer.model import ChargePlan, Notification, PriceSlot, VehicleEvent
 from optimizer.planner import PlanOptions, PlanRequest
 from optimizer.ports import Charger, Notifier, PlanExecutor, PriceSource, ScheduleCharger
 from optimizer.service.database import ServiceDatabase
-from optimizer.service.planning import VehiclePlanRequest, plan_vehicles
+from optimizer.service.planning import VehiclePlanRequest, exceeds, plan_vehicles
+from optimizer.service.prices import planning_prices, prices_health
 from optimizer.session import (
     ApplySchedule,
     BoostSet,
@@ -223,14 +224,22 @@ class Service:
 
     def tick(self, now: datetime) -> None:
         """A slot boundary: fresh estimates and prices, then `Tick` for every vehicle."""
-        window = self.prices.price_slots(now.replace(minute=0, second=0, microsecond=0)
-                                         - timedelta(hours=PRICE_WINDOW_BACK_H),
-                                         now + timedelta(hours=PRICE_WINDOW_AHEAD_H))
-        prices = tuple(window)
+        prices = self._known_prices(now)
         for vehicle in self.fleet.values():
             self._submit_estimate(vehicle, now)
             self.submit(vehicle.name, PricesUpdated(prices))
             self.submit(vehicle.name, Tick(now))
+
+    def prices_arrived(self, now: datetime) -> None:
+        """A live feed brought new prices: every plugged vehicle is re-planned on them."""
+        prices = self._known_prices(now)
+        for vehicle in self.fleet.values():
+            self.submit(vehicle.name, PricesUpdated(prices))
+
+    def _known_prices(self, now: datetime) -> tuple[PriceSlot, ...]:
+        return tuple(self.prices.price_slots(
+            now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=PRICE_WINDOW_BACK_H),
+            now + timedelta(hours=PRICE_WINDOW_AHEAD_H)))
 
     # -- the core loop ------------------------------------------------------------------
 
@@ -295,7 +304,11 @@ class Service:
             self._refresh(vehicle, decision.reason)
 
     async def _plan(self, decisions: list[MakePlan], now: datetime) -> None:
-        """Plan the asking vehicles together with every other plugged vehicle of the site."""
+        """Plan the asking vehicles together with every other plugged vehicle of the site.
+
+        Each vehicle's session takes its new plan only if it changed materially. Under a site
+        limit, if the plans kept and the plans taken would together exceed the limit in some
+        slot, every vehicle takes its part of the joint plan (`whole`), so the limit holds."""
         reasons = {d.vehicle: d.reason for d in decisions}
         routine = {d.vehicle: d.routine for d in decisions}
         for d in decisions:
@@ -309,9 +322,19 @@ class Service:
                 inputs = vehicle.last_inputs
                 assert inputs is not None
                 requests.append(self._request(vehicle, inputs, planned_at))
-        for name, plan in plan_vehicles(requests, planned_at).items():
+        site_kw = self.config.site.max_power_kw
+        plans = plan_vehicles(requests, planned_at, site_kw)
+        for name, plan in plans.items():
             reason = reasons.get(name, "re-planned with the other vehicles of the site")
             await self.handle(name, PlanReady(plan, reason, routine.get(name, True)))
+        if site_kw is None or len(plans) < 2:
+            return
+        current = [v.state.plan for v in self.fleet.values()
+                   if v.state.plugged and v.state.plan is not None]
+        if exceeds(current, now, site_kw):
+            for name, plan in plans.items():
+                reason = reasons.get(name, "re-planned with the other vehicles of the site")
+                await self.handle(name, PlanReady(plan, reason, False, whole=True))
 
     def _request(self, vehicle: Vehicle, inputs: PlanInputs, now: datetime
                  ) -> VehiclePlanRequest:
@@ -319,6 +342,8 @@ class Service:
         planner = self.config.planner
         estimator = vehicle.estimator
         departure = max(inputs.departure, now)
+        prices, forecast_from = planning_prices(self.prices, now, departure) \
+            if departure > now else ([], None)
         request = PlanRequest(
             now=now, departure=departure, soc_pct=min(100.0, max(0.0, inputs.soc_pct)),
             target_soc_pct=inputs.target_soc_pct,
@@ -327,7 +352,7 @@ class Service:
             efficiency=estimator.efficiency() if estimator.capacity_kwh
             else vehicle.config.efficiency,
             taper=estimator.taper_points(charger.max_power_kw),
-            prices=self.prices.price_slots(now, departure) if departure > now else [])
+            prices=prices, forecast_from=forecast_from)
         options = PlanOptions(
             mode="cheapest" if inputs.at_once else planner.mode,
             min_run_minutes=0 if inputs.at_once else planner.min_run_minutes,
@@ -337,7 +362,7 @@ class Service:
             opportunistic_limit_soc_pct=planner.opportunistic_limit_soc_pct,
             opportunistic_price_cap=planner.opportunistic_price_cap,
             unknown_price=planner.unknown_price, charging_now=inputs.charging_now)
-        return VehiclePlanRequest(vehicle.name, request, options)
+        return VehiclePlanRequest(vehicle.name, request, options, inputs.at_once)
 
     # -- carrying decisions out ---------------------------------------------------------
 
@@ -452,6 +477,7 @@ class Service:
             "uptime_s": (now - self.started_at).total_seconds(),
             "vehicles": len(self.fleet), "queue": self.queue.qsize(),
             "counters": dict(self.counters),
+            "prices": prices_health(self.prices, now),
             "stream": self.stream_stats() if self.stream_stats else None,
             "chargers": {v.charger_config.name: {"online": v.state.charger_online,
                                                   "errors": v.counters["charger_errors"]}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from bench.planning_facade import Car, PlanningFacade
 from optimizer.ha_mqtt.entities import run_ha_entities
 from optimizer.ha_mqtt.settings import MqttSettings
-from tests.planning_facade import Car, PlanningFacade
 
 if __name__ == "__main__":
     settings = MqttSettings.model_validate_json(sys.argv[1])

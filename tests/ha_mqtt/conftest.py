@@ -18,9 +18,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from bench.mqtt_broker import PASSWORD, USER, LocalBroker
 from optimizer.ha_mqtt.settings import MqttSettings
 from optimizer.sim.broker import MOSQUITTO
-from tests.ha_mqtt.broker import PASSWORD, USER, LocalBroker
 
 
 @pytest.fixture

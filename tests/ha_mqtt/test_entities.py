@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import pytest
 
+from bench.mqtt_broker import LocalBroker
+from bench.planning_facade import NOW, Car, PlanningFacade
 from optimizer.errors import ConfigError
 from optimizer.ha_mqtt.discovery import discovery_configs, parse_departure, state_document
 from optimizer.ha_mqtt.entities import run_ha_entities
 from optimizer.ha_mqtt.settings import MqttSettings
-from tests.ha_mqtt.broker import LocalBroker
 from tests.ha_mqtt.conftest import Watcher, mqtt_settings
-from tests.planning_facade import NOW, Car, PlanningFacade
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/Berlin")

@@ -23,11 +23,11 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from bench.mqtt_broker import HA_PASSWORD, HA_USER, PASSWORD, USER, LocalBroker
+from bench.planning_facade import Car, PlanningFacade
 from optimizer.ha_mqtt.entities import run_ha_entities
 from optimizer.ha_mqtt.settings import MqttSettings
-from tests.ha_mqtt.broker import HA_PASSWORD, HA_USER, PASSWORD, USER, LocalBroker
 from tests.homeassistant.conftest import HomeAssistant, login_tokens
-from tests.planning_facade import Car, PlanningFacade
 from tests.web.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -68,10 +69,11 @@ ENTSOE_NO_DATA = (
 )
 
 
-def awattar(start: datetime, end: datetime, minutes: int = 60) -> bytes:
+def awattar(start: datetime, end: datetime, minutes: int = 60,
+            price: Callable[[datetime], float] = price_for) -> bytes:
     data = [{"start_timestamp": int(at.timestamp() * 1000),
              "end_timestamp": int((at + timedelta(minutes=minutes)).timestamp() * 1000),
-             "marketprice": price_for(at), "unit": "Eur/MWh"}
+             "marketprice": price(at), "unit": "Eur/MWh"}
             for at in steps(start, end, minutes)]
     return json.dumps({"object": "list", "data": data, "url": "/de/v1/marketdata"}).encode()
 

@@ -26,6 +26,7 @@ from optimizer.sim.cloud import SimConfig
 from optimizer.sim.scenario import STATION_ID, VIN, sign_in, write_config
 from optimizer.sim.simulator import Simulator
 from optimizer.sim.station import SimStation, connect_station
+from tests.prices.conftest import provider  # noqa: F401  (a local price provider, for tests here)
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -37,6 +37,7 @@ async def test_api_contract(make_household: Any, tmp_path: Any) -> None:
             assert (await client.get("/openapi.json")).status_code == 200
             health = (await client.get("/api/health", headers=auth)).json()
             assert health["status"] == "ok"
+            assert health["prices"]["source"] == "csv" and health["prices"]["stale"] is False
             [view] = (await client.get("/api/vehicles", headers=auth)).json()
             assert list(view)[:len(FIELDS)] == FIELDS
             assert view["plugged"] is False and view["plan"] is None and view["session"] is None

@@ -53,7 +53,9 @@ async def test_a_night_from_plug_in_to_departure(make_household: Any) -> None:
         assert any(limit > 0 for _, limit in profile.periods)
         while clock.now() < departure:
             await world.step()
-            offered.append((clock.now(), station.offered_a(clock.now())))
+            at = clock.now()
+            if at < departure:  # past validTo the station is back on its own default
+                offered.append((at, station.offered_a(at)))
             await asyncio.sleep(0.02)
         await world.unplug()
         for _ in range(100):

@@ -395,3 +395,28 @@ def test_a_reconnected_charger_that_has_not_said_its_state_changes_nothing() -> 
     state, offline = step(state, ChargerStatusChanged(ChargerState.UNKNOWN, False), T0)
     state, back = step(state, ChargerStatusChanged(ChargerState.UNKNOWN, True), T0)
     assert offline == [] and back == [] and state.charging and state.charger_online
+
+
+def test_real_prices_that_confirm_the_forecast_make_a_version_but_touch_no_charger() -> None:
+    state, result = plugged_and_planned()
+    on_forecast = replace(result, provisional=True)
+    state = replace(state, plan=on_forecast)
+    # the same powers, now on published prices: saved as a new version, not uploaded
+    after, decisions = step(state, PlanReady(result, "new prices", routine=True), T0)
+    assert kinds(decisions) == ["SavePlan"]
+    assert after.plan == result and not after.plan.provisional
+    assert after.plan_version == state.plan_version + 1
+
+
+def test_a_whole_site_plan_is_taken_even_for_a_small_change() -> None:
+    state, result = plugged_and_planned()
+    slots = list(result.slots)
+    first = next(i for i, s in enumerate(slots) if s.power_kw > 0)
+    slots[first] = replace(slots[first], power_kw=slots[first].power_kw - 0.5,
+                           energy_kwh=slots[first].energy_kwh - 0.125)
+    nudged = replace(result, slots=tuple(slots))
+    assert not plan_changed_materially(result, nudged, T0, 1.0)
+    _, alone = step(state, PlanReady(nudged, "new SoC report", routine=True), T0)
+    assert alone == []
+    after, joint = step(state, PlanReady(nudged, "site", routine=False, whole=True), T0)
+    assert kinds(joint)[:2] == ["SavePlan", "ApplySchedule"] and after.plan == nudged

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from playwright.sync_api import Browser, sync_playwright
 from pydantic import BaseModel
 
+from bench.planning_facade import Car, PlanningFacade
 from optimizer.sim.broker import free_port
 from optimizer.web.auth import LoginCodes, require_token
 from optimizer.web.dashboard import dashboard_router
-from tests.planning_facade import Car, PlanningFacade
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",

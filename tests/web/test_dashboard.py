@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.planning_facade import Car, PlanningFacade
+from bench.planning_facade import Car, PlanningFacade
 from tests.web.conftest import ARTEFACTS, TOKEN, Server, serve
 
 TZ = ZoneInfo("Europe/Berlin")
