@@ -43,9 +43,11 @@ from optimizer.service.api_token import ensure_api_token
 from optimizer.service.clock import WallClock
 from optimizer.service.core import Service, ServiceClock, Vehicle
 from optimizer.service.database import ServiceDatabase
+from optimizer.service.tell import open_tell
 from optimizer.session import Attention, ChargerStatusChanged, SocRefreshFailed
 from optimizer.tariffs import load_tariff
 from optimizer.web.api import build_app
+from optimizer.web.auth import LoginCodes
 from optimizer.web.facade import ServiceFacade
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class ServiceOptions:
     """Set it to stop the service (SIGTERM and SIGINT set it too)."""
     charger_base: Path = Path(".")
     """Relative paths inside `[chargers.*]` tables are relative to this (the config's dir)."""
+    login_codes: LoginCodes | None = None
+    """Issues the dashboard's one-time login links (the demo prints one)."""
 
 
 async def run_service(config: Config, options: ServiceOptions | None = None) -> None:
@@ -100,6 +104,8 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
     try:
         async with _bounded_exit(stack):
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
+            tell = await stack.enter_async_context(open_tell(config, db.path))
+            service.notifiers += tell.notifiers
             chargers = await stack.enter_async_context(open_chargers(
                 [c for c in config.chargers if c.kind != "simulated"], options.charger_base,
                 clock, lazy=True))
@@ -137,9 +143,9 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
             scheduler = _SlotTicker(clock, service.tick)
             scheduler.start()
             stack.callback(scheduler.shutdown)
-            server, port = await _serve_http(service, token, config)
+            server, port = await _serve_http(service, token, config, options.login_codes)
             tasks.append(server_task := asyncio.ensure_future(server.serve_task))
-            for adapter in options.adapters:
+            for adapter in [*options.adapters, *tell.adapters]:
                 spawn(adapter(service), f"adapter {getattr(adapter, '__name__', adapter)}")
             host = config.service.http_host
             started = Started(f"http://{_url_host(host)}:{port}/api",
@@ -237,12 +243,14 @@ class _Running:
     serve_task: asyncio.Task[None]
 
 
-async def _serve_http(service: Service, token: str, config: Config) -> tuple[_Running, int]:
-    app = build_app(service, token)
+async def _serve_http(service: Service, token: str, config: Config,
+                      codes: LoginCodes | None) -> tuple[_Running, int]:
+    app = build_app(service, token, codes)
     host, port = config.service.http_host, config.service.http_port
     listening = _listen(host, port)  # ourselves: uvicorn would sys.exit() on a bind error
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                    access_log=False, lifespan="off"))
+                                    access_log=False, lifespan="off",
+                                    timeout_graceful_shutdown=1))  # open SSE streams
     task = asyncio.ensure_future(server.serve(sockets=[listening]))
     while not server.started:
         if task.done():

@@ -26,6 +26,7 @@ from optimizer.planner import PlanOptions, PlanRequest
 from optimizer.ports import Charger, Notifier, PlanExecutor, PriceSource, ScheduleCharger
 from optimizer.service.database import ServiceDatabase
 from optimizer.service.planning import VehiclePlanRequest, plan_vehicles
+from optimizer.service.tell import vehicle_extras
 from optimizer.session import (
     ApplySchedule,
     BoostSet,
@@ -436,6 +437,7 @@ class Service:
                 "plan_version": state.plan_version, "plan_reason": state.plan_reason,
                 "charger": vehicle.charger_config.name, "charger_online": state.charger_online,
                 "price_now": price_at(state.prices, now),
+                **vehicle_extras(state, now, getattr(self.prices, "currency", "EUR")),
             })
         return views
 
