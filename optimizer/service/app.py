@@ -44,7 +44,7 @@ from optimizer.service.clock import WallClock
 from optimizer.service.core import Service, ServiceClock, Vehicle
 from optimizer.service.database import ServiceDatabase
 from optimizer.service.tell import open_tell
-from optimizer.session import Attention, ChargerStatusChanged, SocRefreshFailed
+from optimizer.session import CARDATA_LOGIN, Attention, ChargerStatusChanged, SocRefreshFailed
 from optimizer.tariffs import load_tariff
 from optimizer.web.api import build_app
 from optimizer.web.auth import LoginCodes
@@ -372,7 +372,7 @@ async def _cardata(service: Service, stream: CardataStream) -> None:
         except LoginRequired as exc:
             for name in service.fleet:
                 service.submit(name, Attention(
-                    "cardata-login", "CarData login needed",
+                    CARDATA_LOGIN, "CarData login needed",
                     f"{exc}. Run `ev-optimizer login --config ...`; charging from the "
                     f"charger's plug state keeps working meanwhile"))
             log.warning("CarData stream: %s; retrying in %.0f s", exc, LOGIN_RETRY_S)
@@ -391,7 +391,7 @@ def _refresher(service: Service, api: CardataApi
             service.submit(vehicle.name, SocRefreshFailed(str(exc), True))
             return
         except LoginRequired as exc:
-            service.submit(vehicle.name, Attention("cardata-login", "CarData login needed",
+            service.submit(vehicle.name, Attention(CARDATA_LOGIN, "CarData login needed",
                                                    str(exc)))
             return
         except (ApiError, httpx.HTTPError, MessageError) as exc:

@@ -98,7 +98,7 @@ class Vehicle:
         return self.config.name
 
 
-def vehicle_spec(config: Config, vehicle: VehicleConfig) -> VehicleSpec:
+def vehicle_spec(config: Config, vehicle: VehicleConfig, currency: str = "EUR") -> VehicleSpec:
     service = config.service
     charger = config.charger(vehicle.charger)
     tz = config.tz
@@ -112,7 +112,8 @@ def vehicle_spec(config: Config, vehicle: VehicleConfig) -> VehicleSpec:
         refresh_interval=timedelta(minutes=service.refresh_interval_minutes),
         keep_charging_after_departure=service.keep_charging_after_departure,
         material_power_kw=service.material_power_kw,
-        charger_offline_after=timedelta(minutes=service.charger_offline_minutes))
+        charger_offline_after=timedelta(minutes=service.charger_offline_minutes),
+        charger=charger.name, tz=tz, currency=currency)
 
 
 class Service:
@@ -136,7 +137,7 @@ class Service:
         self.fleet: dict[str, Vehicle] = {}
         saved_prices = db.load_prices()
         for vehicle in config.vehicles:
-            spec = vehicle_spec(config, vehicle)
+            spec = vehicle_spec(config, vehicle, getattr(prices, "currency", "EUR"))
             state = db.load_state(spec) or VehicleState(spec=spec)
             learned = LearnedVehicle.from_json(db.load(learned_key(vehicle.vin)))
             estimator = SocEstimator(vehicle.vin, learned, EstimatorSettings(
