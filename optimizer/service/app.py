@@ -156,6 +156,7 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
                 options.on_started(started)
             await stop.wait()
             log.info("stopping: leaving every charger in a safe state")
+            service.end_changes()
             server.server.should_exit = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server_task), 2.0)

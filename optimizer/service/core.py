@@ -132,7 +132,8 @@ class Service:
             asyncio.Queue()
         self.refresher: SocRefresher | None = None
         self.stream_stats: Callable[[], dict[str, Any]] | None = None
-        self._subscribers: set[asyncio.Queue[list[VehicleView]]] = set()
+        self._subscribers: set[asyncio.Queue[list[VehicleView] | None]] = set()
+        self._changes_ended = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.fleet: dict[str, Vehicle] = {}
         saved_prices = db.load_prices()
@@ -472,13 +473,22 @@ class Service:
         await self.submit_and_wait(name, SmartSet(on))
 
     async def changes(self) -> AsyncGenerator[list[VehicleView], None]:
-        queue: asyncio.Queue[list[VehicleView]] = asyncio.Queue(maxsize=16)
+        queue: asyncio.Queue[list[VehicleView] | None] = asyncio.Queue(maxsize=16)
         self._subscribers.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            while not self._changes_ended and (snapshot := await queue.get()) is not None:
+                yield snapshot
         finally:
             self._subscribers.discard(queue)
+
+    def end_changes(self) -> None:
+        """On shutdown: end every `changes()` stream (an open dashboard's event stream), so
+        the HTTP server stops at once instead of cutting them off after its grace period."""
+        self._changes_ended = True
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
 
     def _publish(self) -> None:
         if not self._subscribers:

@@ -121,12 +121,23 @@ async def test_run_tells_the_person_by_mqtt_notifications_and_the_dashboard(
                 assert not EXTERNAL_URL.search(page.text), EXTERNAL_URL.search(page.text)
                 assert (await stranger.get("/api/vehicles")).status_code == 401
         station_task.cancel()
-        process.popen.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.to_thread(process.popen.wait, 10)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") from None
+        # a dashboard left open (its event stream) must not hold the stop up
+        async with httpx.AsyncClient(base_url=base, timeout=30) as viewer, viewer.stream(
+                "GET", "/dashboard/events",
+                headers={"Authorization": f"Bearer {token}"}) as stream:
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "event: snapshot"
+            stopping = time.monotonic()
+            process.popen.send_signal(signal.SIGTERM)
+            try:
+                code = await asyncio.to_thread(process.popen.wait, 10)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") \
+                    from None
         assert code == 0, process.output()
+        assert time.monotonic() - stopping < 10
+        # a clean stop says so to Home Assistant (a Last Will only covers a crash)
+        await watcher.wait(lambda: watcher.latest("ev-optimizer/status") == "offline", 5)
     finally:
         if process.popen.poll() is None:
             process.popen.kill()
