@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,14 +18,11 @@ import aiomqtt
 import httpx
 
 from optimizer.service.clock import WallClock
-from optimizer.sim.broker import free_port
-from optimizer.sim.scenario import spot_tariff
-from optimizer.sim.world import ChargingWorld
 from tests.ha_mqtt.broker import PASSWORD, USER, LocalBroker
 from tests.ha_mqtt.conftest import Watcher, broker, watch  # noqa: F401 (fixtures)
 from tests.ha_mqtt.test_entities import ENTITIES, config_topics
 from tests.notify.conftest import Receiver, receiver  # noqa: F401 (fixture)
-from tests.service.conftest import start_process, wait_api
+from tests.service.conftest import evening, plug_in, start_process, until_vehicle, wait_api
 
 TZ = ZoneInfo("Europe/Berlin")
 PLAN_NOTIFICATION_S = 5.0
@@ -44,38 +40,12 @@ def tell_sections(mqtt_broker: LocalBroker, endpoint: Receiver, workdir: Path) -
         f"ca_file = {json.dumps(str(mqtt_broker.certs.ca_file))}"])
 
 
-async def vehicle(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/api/vehicles")
-    assert response.status_code == 200, response.text
-    [view] = response.json()
-    assert isinstance(view, dict)
-    return view
-
-
-async def until_vehicle(client: httpx.AsyncClient, predicate: Any,
-                        timeout_s: float) -> dict[str, Any]:
-    """The vehicle view once `predicate` holds (the API is polled; the service is another
-    process, so there is nothing in-process to wait on)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        view = await vehicle(client)
-        if predicate(view):
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {view}")
-        await asyncio.sleep(0.05)
-
-
 async def test_run_tells_the_person_by_mqtt_notifications_and_the_dashboard(
         make_household: Any, tmp_path: Path, broker: LocalBroker,  # noqa: F811
         receiver: Receiver, watch: tuple[Watcher, aiomqtt.Client]) -> None:  # noqa: F811
     watcher, mqtt = watch
-    now = datetime.now(UTC)
-    cheap_from = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    departure = (now + timedelta(hours=9)).astimezone(TZ)
-    household = make_household(tariff=spot_tariff(tmp_path, cheap_from, cheap_hours=4),
-                               http_port=free_port(), departure=f"{departure:%H:%M}",
-                               extra=tell_sections(broker, receiver, tmp_path))
+    household, _ = evening(make_household, tmp_path,
+                           extra=tell_sections(broker, receiver, tmp_path))
     process = start_process(household)
     clock = WallClock()
     try:
@@ -86,41 +56,34 @@ async def test_run_tells_the_person_by_mqtt_notifications_and_the_dashboard(
         assert {(t.split("/")[1], t.split("/")[3]) for t in configs} == ENTITIES
         assert len({json.dumps(c["device"], sort_keys=True) for c in configs.values()}) == 1
 
-        station, station_task = await household.station(clock)
-        await station.send_status("Available")
-        await household.stream_subscribed()
-        car = household.sim.vehicles[household.config.vehicles[0].vin]
-        world = ChargingWorld(household.sim, car, station, clock)
-        await world.publish(car.arrive(clock.now()))
-        plugged_at = time.monotonic()
-        await world.publish(car.plug_in(clock.now()))
+        plugged = await plug_in(household, clock)
         assert await asyncio.to_thread(receiver.wait_for, 1, PLAN_NOTIFICATION_S), \
             f"no notification within {PLAN_NOTIFICATION_S} s of plug-in: {process.output()}"
-        assert time.monotonic() - plugged_at < PLAN_NOTIFICATION_S
+        assert time.monotonic() - plugged.plugged_at < PLAN_NOTIFICATION_S
         plan_message = receiver.acknowledged[0]
         assert plan_message["title"] == "iX1: charging plan"
         assert re.fullmatch(r"iX1 charges \S+–\d\d:\d\d, [\d.]+ kWh for [\d.]+ EUR: "
                             r"\d+ % at \d\d:\d\d", plan_message["message"]), plan_message
 
-        async with httpx.AsyncClient(base_url=base,
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
-            before = await until_vehicle(client, lambda v: v["plan"] is not None, 5)
-            assert before["target_soc_pct"] == 80
-            assert before["currency"] == "EUR" and before["prices"]
-            assert before["expected_saving"] > 0  # the cheap hours, not the dear ones now
-            await mqtt.publish("ev-optimizer/ix1/target_soc/set", "60")
-            after = await until_vehicle(client, lambda v: v["target_soc_pct"] == 60, 2)
-            assert after["plan"]["energy_kwh"] < before["plan"]["energy_kwh"]
-            assert after["plan_version"] > before["plan_version"]
+        before = await until_vehicle(base, token, lambda v: v["plan"] is not None, 5)
+        assert before["target_soc_pct"] == 80
+        assert before["currency"] == "EUR" and before["prices"]
+        assert before["expected_saving"] > 0  # the cheap hours, not the dear ones now
+        await mqtt.publish("ev-optimizer/ix1/target_soc/set", "60")
+        after = await until_vehicle(base, token, lambda v: v["target_soc_pct"] == 60, 2)
+        assert after["plan"]["energy_kwh"] < before["plan"]["energy_kwh"]
+        assert after["plan_version"] > before["plan_version"]
 
-            async with httpx.AsyncClient(base_url=base) as stranger:
-                page = await stranger.get("/")
-                assert page.status_code == 200
-                assert page.headers["content-type"].startswith("text/html")
-                assert 'data-testid' in page.text or "<script" in page.text
-                assert not EXTERNAL_URL.search(page.text), EXTERNAL_URL.search(page.text)
-                assert (await stranger.get("/api/vehicles")).status_code == 401
-        station_task.cancel()
+        async with httpx.AsyncClient(base_url=base) as stranger:
+            page = await stranger.get("/")
+            assert page.status_code == 200
+            assert page.headers["content-type"].startswith("text/html")
+            assert '<script src="/dashboard/app.js">' in page.text  # ours, not a CDN's
+            for text in [page.text] + [(await stranger.get(f"/dashboard/{asset}")).text
+                                       for asset in ("app.js", "app.css")]:
+                assert not EXTERNAL_URL.search(text), EXTERNAL_URL.search(text)
+            assert (await stranger.get("/api/vehicles")).status_code == 401
+        plugged.station_task.cancel()
         # a dashboard left open (its event stream) must not hold the stop up
         async with httpx.AsyncClient(base_url=base, timeout=30) as viewer, viewer.stream(
                 "GET", "/dashboard/events",

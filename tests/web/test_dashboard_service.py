@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from optimizer.service.clock import WallClock
-from optimizer.sim.broker import free_port
-from optimizer.sim.scenario import spot_tariff
-from optimizer.sim.world import ChargingWorld
-from tests.service.conftest import make_household, start_process, wait_api  # noqa: F401
+from tests.service.conftest import (  # noqa: F401 (make_household: a fixture)
+    evening,
+    make_household,
+    plug_in,
+    start_process,
+    until_vehicle,
+    wait_api,
+)
 from tests.web.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS
 from tests.web.test_dashboard import DESKTOP, PHONE
 
@@ -29,22 +31,6 @@ TZ = ZoneInfo("Europe/Berlin")
 
 def hm(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(TZ).strftime("%H:%M")
-
-
-async def planned_vehicle(base: str, token: str, timeout_s: float = 10.0) -> dict[str, Any]:
-    """The vehicle once the service shows a plan with charging in it (polled over HTTP: the
-    service is another process)."""
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=base,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
-        while True:
-            [view] = (await client.get("/api/vehicles")).json()
-            if view["plan"] is not None and view["plan"]["slots"]:
-                assert isinstance(view, dict)
-                return view
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no plan within {timeout_s} s: {view}")
-            await asyncio.sleep(0.05)
 
 
 async def log_in(page: Page, base: str, token: str) -> None:
@@ -59,23 +45,14 @@ async def test_the_real_service_shows_its_plan_soc_and_cost_in_chromium(
         make_household: Any, tmp_path: Any) -> None:  # noqa: F811
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium (.ci/run does)")
-    now = datetime.now(UTC)
-    cheap_from = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    departure = (now + timedelta(hours=9)).astimezone(TZ)
-    household = make_household(tariff=spot_tariff(tmp_path, cheap_from, cheap_hours=4),
-                               http_port=free_port(), departure=f"{departure:%H:%M}")
+    household, _ = evening(make_household, tmp_path)
     process = start_process(household)
     clock = WallClock()
     try:
         base, token = await wait_api(household, process)
-        station, station_task = await household.station(clock)
-        await station.send_status("Available")
-        await household.stream_subscribed()
-        car = household.sim.vehicles[household.config.vehicles[0].vin]
-        world = ChargingWorld(household.sim, car, station, clock)
-        await world.publish(car.arrive(clock.now()))
-        await world.publish(car.plug_in(clock.now()))
-        view = await planned_vehicle(base, token)
+        plugged = await plug_in(household, clock)
+        view = await until_vehicle(base, token, lambda v: bool(v["plan"] and v["plan"]["slots"]),
+                                   10)
         plan, slots = view["plan"], view["plan"]["slots"]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM,
@@ -105,7 +82,7 @@ async def test_the_real_service_shows_its_plan_soc_and_cost_in_chromium(
                                       full_page=True)
                 await context.close()  # its event stream closes before the service stops
             await browser.close()
-        station_task.cancel()
+        plugged.station_task.cancel()
     finally:
         if process.popen.poll() is None:
             process.popen.terminate()
