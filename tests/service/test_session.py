@@ -453,19 +453,20 @@ def scene_unreachable() -> list[Decision]:
     return planned_in_berlin(5.0, DEPARTURE - timedelta(hours=1))[1][-1:]
 
 
-def scene_session() -> list[Decision]:
+def charged_11_kwh_in_the_night() -> VehicleState:
     state, _ = planned_in_berlin()
     at = T0 + timedelta(hours=9)
     state, _ = step(state, MeterReading(at, 10.0), at)
     state, _ = step(state, MeterReading(at + timedelta(hours=1), 21.0), at)
-    return step(state, Unplugged("car"), T0 + timedelta(hours=13))[1]
+    return state
+
+
+def scene_session() -> list[Decision]:
+    return step(charged_11_kwh_in_the_night(), Unplugged("car"), T0 + timedelta(hours=13))[1]
 
 
 def scene_session_unpriced() -> list[Decision]:
-    state, _ = planned_in_berlin()
-    at = T0 + timedelta(hours=9)
-    state, _ = step(state, MeterReading(at, 10.0), at)
-    state, _ = step(state, MeterReading(at + timedelta(hours=1), 21.0), at)
+    state = charged_11_kwh_in_the_night()
     gap = (T0 + timedelta(minutes=30), T0 + timedelta(hours=1))
     state = replace(state, prices=tuple(  # a price of the arrival hour is missing
         p for p in prices() if not gap[0] <= p.start < gap[1]))
