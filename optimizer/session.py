@@ -257,6 +257,10 @@ class PlanReady:
 class SocRefreshFailed:
     reason: str
     quota_exhausted: bool
+    quota_used: int | None = None
+    quota_limit: int | None = None
+    quota_resets_at: datetime | None = None
+    """With `quota_exhausted`: the daily ledger, for the person's message."""
 
 
 CARDATA_LOGIN = "cardata-login"
@@ -671,6 +675,10 @@ def _unreachable(state: VehicleState, plan: ChargePlan, now: datetime) -> Result
 def _on_refresh_failed(state: VehicleState, event: SocRefreshFailed, now: datetime) -> Result:
     if not event.quota_exhausted:
         return state, []
+    if event.quota_resets_at is not None and event.quota_used is not None \
+            and event.quota_limit is not None:
+        return _once(state, messages.rest_quota_used_up(
+            event.quota_used, event.quota_limit, event.quota_resets_at, now, state.spec.tz))
     return _attention(state, f"quota:{now.date().isoformat()}", "CarData REST quota used up",
                       event.reason, now)
 

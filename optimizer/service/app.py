@@ -389,7 +389,9 @@ def _refresher(service: Service, api: CardataApi
             data = await api.telematic_data(vin, container)
             events = parse_telematic_data(vin, data, service.clock.now())
         except QuotaExhausted as exc:
-            service.submit(vehicle.name, SocRefreshFailed(str(exc), True))
+            quota = api.ledger.status(api.clock.now())
+            service.submit(vehicle.name, SocRefreshFailed(str(exc), True, quota.used,
+                                                          quota.limit, quota.resets_at))
             return
         except LoginRequired as exc:
             service.submit(vehicle.name, Attention(CARDATA_LOGIN, "CarData login needed",

@@ -485,6 +485,12 @@ def scene_login() -> list[Decision]:
     return step(state, Attention(CARDATA_LOGIN, "CarData login needed", "adapter text"), T0)[1]
 
 
+def scene_quota() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    resets_at = datetime(2026, 3, 6, 0, 0, tzinfo=UTC)
+    return step(state, SocRefreshFailed("CU-429", True, 50, 50, resets_at), T0)[1]
+
+
 HM = r"\d\d:\d\d"
 
 
@@ -506,6 +512,9 @@ HM = r"\d\d:\d\d"
      r"iX1 session: 11\.0 kWh for 1\.10 EUR, the saving is unknown \(.*\), left at 30 %"),
     (scene_offline, NotificationKind.ATTENTION, "Charger garage offline",
      r"Charger garage has been offline for 15 min \(since 18:00\): .*"),
+    (scene_quota, NotificationKind.ATTENTION, "BMW CarData quota used up",
+     r"BMW CarData REST quota used up \(50 of 50 calls\): the SoC is estimated without "
+     r"refreshes until 01:00"),
     (scene_login, NotificationKind.ATTENTION, "BMW CarData login expired",
      r"BMW CarData login expired: .*run `ev-optimizer login`.*"),
 ])
