@@ -150,8 +150,8 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
             host = config.service.http_host
             started = Started(f"http://{_url_host(host)}:{port}/api",
                               config.state_dir / "api_token", service)
-            log.info("service running; API on %s (token in %s)", started.api_url,
-                     started.token_file)
+            log.info("service running; API on %s, dashboard on %s/ (token in %s)",
+                     started.api_url, started.api_url.removesuffix("/api"), started.token_file)
             if options.on_started is not None:
                 options.on_started(started)
             await stop.wait()

@@ -44,11 +44,12 @@ async def open_tell(config: Config, db_path: Path) -> AsyncIterator[Tell]:
     tell = Tell()
     notifier: AppriseNotifier | None = None
     sender: asyncio.Task[None] | None = None
-    if config.notify.all_urls():
+    urls = config.notify.all_urls()  # a urls_file that is not 0600 is refused here
+    if urls:
         notifier = AppriseNotifier(db_path, config.notify)
         sender = asyncio.create_task(notifier.run(), name="notification sender")
         tell.notifiers.append(notifier)
-        log.info("notifications: %d apprise URL(s)", len(notifier.settings.all_urls()))
+        log.info("notifications: %d apprise URL(s)", len(urls))  # never the URLs: secrets
     if config.mqtt is not None:
         mqtt, tz = config.mqtt, config.tz
 
