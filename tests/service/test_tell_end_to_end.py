@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import aiomqtt
 import httpx
 
 from optimizer.service.clock import WallClock
+from optimizer.service.database import DATABASE_FILE
 from tests.ha_mqtt.broker import PASSWORD, USER, LocalBroker
 from tests.ha_mqtt.conftest import Watcher, broker, watch  # noqa: F401 (fixtures)
 from tests.ha_mqtt.test_entities import ENTITIES, config_topics
@@ -107,3 +109,32 @@ async def test_run_tells_the_person_by_mqtt_notifications_and_the_dashboard(
     output = process.output()
     assert PASSWORD not in output and token not in output
     assert "Traceback" not in output
+
+
+async def test_sigterm_while_a_notification_hangs_still_exits_0_within_10_s(
+        make_household: Any, tmp_path: Path, broker: LocalBroker,  # noqa: F811
+        receiver: Receiver) -> None:  # noqa: F811
+    """The endpoint reads the plan notification and never answers: the stop does not wait on
+    it beyond apprise's own read timeout (4 s), and the message stays in the outbox."""
+    receiver.hold_at = 1
+    household, _ = evening(make_household, tmp_path,
+                           extra=tell_sections(broker, receiver, tmp_path))
+    process = start_process(household)
+    try:
+        await wait_api(household, process)
+        plugged = await plug_in(household, WallClock())
+        assert await asyncio.to_thread(receiver.held.wait, PLAN_NOTIFICATION_S)
+        stopping = time.monotonic()
+        process.popen.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(process.popen.wait, 10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") from None
+        assert code == 0 and time.monotonic() - stopping < 10, process.output()
+        plugged.station_task.cancel()
+    finally:
+        if process.popen.poll() is None:
+            process.popen.kill()
+    with sqlite3.connect(household.config.state_dir / DATABASE_FILE) as db:
+        assert db.execute("SELECT state FROM notify_outbox WHERE kind = 'plan'").fetchall() \
+            == [("pending",)]  # not delivered: sent again at the next start
