@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from optimizer.model import (
     SLOT,
@@ -39,6 +39,7 @@ from optimizer.model import (
     NotificationKind,
     PriceSlot,
 )
+from optimizer.notify import messages
 
 # --------------------------------------------------------------------------- configuration
 
@@ -64,6 +65,10 @@ class VehicleSpec:
     charger_offline_after: timedelta = timedelta(minutes=10)
     asap_horizon: timedelta = timedelta(hours=24)
     """How far ahead a charge-at-once plan looks when there is no departure to aim for."""
+    charger: str = ""
+    tz: tzinfo = UTC
+    """The person's time zone, for the times in notifications."""
+    currency: str = "EUR"
 
 
 # --------------------------------------------------------------------------- state
@@ -255,6 +260,14 @@ class PlanReady:
 class SocRefreshFailed:
     reason: str
     quota_exhausted: bool
+    quota_used: int | None = None
+    quota_limit: int | None = None
+    quota_resets_at: datetime | None = None
+    """With `quota_exhausted`: the daily ledger, for the person's message."""
+
+
+CARDATA_LOGIN = "cardata-login"
+"""`Attention.key` of an expired CarData login (told in `messages.cardata_login_expired`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,15 +432,6 @@ def slot_floor(at: datetime) -> datetime:
     return at - timedelta(seconds=epoch % seconds, microseconds=at.microsecond)
 
 
-def _notification(state: VehicleState, kind: NotificationKind, title: str, body: str,
-                  key: str, now: datetime) -> Notify:
-    return Notify(Notification(kind, state.spec.name, title, body, key, now))
-
-
-def _hhmm(at: datetime | None) -> str:
-    return at.strftime("%H:%M") if at is not None else "?"
-
-
 # --------------------------------------------------------------------------- the machine
 
 
@@ -467,15 +471,12 @@ def _close(state: VehicleState, now: datetime) -> Result:
                              state.spec.max_power_kw)
     saving = None if reference is None else reference - session.cost
     closed = replace(session, ended_at=now, cost_on_arrival=reference, saving=saving)
-    saving_text = f", saved {saving:.2f} against charging on arrival" if saving is not None \
-        else ""
     decisions: list[Decision] = [
         SaveSession(closed),
         Stop(state.spec.name, "unplugged"),
-        _notification(state, NotificationKind.SESSION_ENDED,
-                      f"{state.spec.name}: session ended",
-                      f"{closed.energy_kwh:.1f} kWh for {closed.cost:.2f}{saving_text}",
-                      f"session:{closed.id}", now),
+        Notify(messages.session_ended(
+            state.spec.name, closed.id, now, closed.energy_kwh, closed.cost, reference,
+            state.spec.currency, state.soc.soc_pct if state.soc is not None else None)),
     ]
     state = replace(state, session=None, plan=None, plan_reason=None, boost=False,
                     target_soc_pct=None, departure=None, notified=frozenset(),
@@ -566,15 +567,34 @@ def _on_car_charging(state: VehicleState, event: CarChargingChanged, now: dateti
 def _charging_change(state: VehicleState, was_charging: bool, now: datetime) -> list[Decision]:
     if state.charging == was_charging or state.session is None:
         return []
-    name = state.spec.name
-    soc = f" at {state.soc.soc_pct:.0f} %" if state.soc is not None else ""
+    spec, session = state.spec, state.session
+    soc = state.soc.soc_pct if state.soc is not None else None
     if state.charging:
-        return [_notification(state, NotificationKind.CHARGING_STARTED,
-                              f"{name}: charging started", f"Charging started{soc}",
-                              f"start:{state.session.id}:{now.isoformat()}", now)]
-    return [_notification(state, NotificationKind.CHARGING_STOPPED,
-                          f"{name}: charging stopped", f"Charging stopped{soc}",
-                          f"stop:{state.session.id}:{now.isoformat()}", now)]
+        return [Notify(messages.charging_started(
+            spec.name, session.id, now, spec.tz, soc, _power_now(state, now),
+            _start_reason(state)))]
+    reason = "target reached" if soc is not None and soc >= state.target else "plan"
+    return [Notify(messages.charging_stopped(spec.name, session.id, now, spec.tz, soc,
+                                             session.energy_kwh, reason))]
+
+
+def _power_now(state: VehicleState, now: datetime) -> float:
+    """The planned power of the slot running now (the charger's maximum when off-plan)."""
+    if state.plan is not None:
+        for slot in state.plan.charging_slots:
+            if slot.start <= now < slot.end:
+                return slot.power_kw
+    return state.spec.max_power_kw
+
+
+def _start_reason(state: VehicleState) -> str:
+    if state.boost:
+        return "boost"
+    if not state.smart:
+        return "smart charging off"
+    if state.soc is not None and state.soc.soc_pct < state.spec.min_soc_pct:
+        return "minimum SoC"
+    return "plan"
 
 
 def _on_prices(state: VehicleState, event: PricesUpdated, now: datetime) -> Result:
@@ -615,11 +635,8 @@ def _on_tick(state: VehicleState, event: Tick, now: datetime) -> Result:
     decisions: list[Decision] = []
     since = state.charger_offline_since
     if since is not None and now - since >= state.spec.charger_offline_after:
-        minutes = int((now - since).total_seconds() // 60)
-        state, attention = _attention(
-            state, f"offline:{since.isoformat()}", f"{state.spec.name}: charger offline",
-            f"The charger has been offline for {minutes} minutes; check its network and "
-            f"its central-system URL", now)
+        state, attention = _once(state, messages.charger_offline(
+            state.spec.charger or state.spec.name, since, now, state.spec.tz))
         decisions += attention
     if state.plugged:
         state, planned = _replan(state, "slot boundary", now)
@@ -641,20 +658,11 @@ def _on_plan(state: VehicleState, event: PlanReady, now: datetime) -> Result:
     assert session is not None
     version = state.plan_version + 1
     state = replace(state, plan=plan, plan_version=version, plan_reason=event.reason)
-    name = state.spec.name
-    slots = plan.charging_slots
-    if slots:
-        body = (f"Charging {_hhmm(slots[0].start)}-{_hhmm(slots[-1].end)}, {plan.energy_kwh:.1f}"
-                f" kWh for {plan.cost:.2f}, {plan.soc_at_departure_pct:.0f} % at departure "
-                f"({_hhmm(plan.departure)})")
-    else:
-        body = f"No charging needed: {plan.soc_at_departure_pct:.0f} % at departure"
-    first, last = (slots[0].start, slots[-1].end) if slots else (None, None)
+    name, spec = state.spec.name, state.spec
     decisions: list[Decision] = [
         SavePlan(name, session.id, version, plan, event.reason),
         ApplySchedule(name, plan),
-        _notification(state, NotificationKind.PLAN, f"{name}: plan", body,
-                      f"plan:{name}:{session.id}:{first}:{last}:{plan.feasible}", now),
+        Notify(messages.plan_made(name, session.id, plan, spec.tz, spec.currency)),
     ]
     if not plan.feasible:
         state, unreachable = _unreachable(state, plan, now)
@@ -677,38 +685,40 @@ def _on_footing_change(state: VehicleState, event: PlanReady) -> Result:
 
 
 def _unreachable(state: VehicleState, plan: ChargePlan, now: datetime) -> Result:
-    expected = plan.soc_at_departure_pct
-    key = f"unreachable:{state.session.id if state.session else ''}:{round(expected)}"
-    fix = ("plug in earlier, allow a later departure or a lower target, or raise the "
-           "charger's current")
-    body = (f"{state.spec.name} will be at {expected:.0f} % at {_hhmm(plan.departure)}, not "
-            f"{plan.target_soc_pct:.0f} %: {fix}")
-    if plan.reason:
-        body += f" ({plan.reason})"
-    if key in state.notified:
-        return state, []
-    state = replace(state, notified=state.notified | {key})
-    return state, [_notification(state, NotificationKind.TARGET_UNREACHABLE,
-                                 f"{state.spec.name}: target not reachable", body, key, now)]
+    """Said once per session, departure and target: as soon as a plan falls short."""
+    session_id = state.session.id if state.session else ""
+    return _once(state, messages.target_unreachable(state.spec.name, session_id, plan,
+                                                    state.spec.tz))
 
 
 def _on_refresh_failed(state: VehicleState, event: SocRefreshFailed, now: datetime) -> Result:
     if not event.quota_exhausted:
         return state, []
+    if event.quota_resets_at is not None and event.quota_used is not None \
+            and event.quota_limit is not None:
+        return _once(state, messages.rest_quota_used_up(
+            event.quota_used, event.quota_limit, event.quota_resets_at, now, state.spec.tz))
     return _attention(state, f"quota:{now.date().isoformat()}", "CarData REST quota used up",
                       event.reason, now)
 
 
 def _on_attention(state: VehicleState, event: Attention, now: datetime) -> Result:
+    if event.key == CARDATA_LOGIN:
+        return _once(state, messages.cardata_login_expired(now))
     return _attention(state, event.key, event.title, event.body, now)
 
 
 def _attention(state: VehicleState, key: str, title: str, body: str, now: datetime) -> Result:
-    key = f"attention:{state.spec.name}:{key}"
-    if key in state.notified:
+    return _once(state, Notification(NotificationKind.ATTENTION, state.spec.name, title, body,
+                                     f"attention:{state.spec.name}:{key}", now))
+
+
+def _once(state: VehicleState, notification: Notification) -> Result:
+    """A one-off notification: sent once per session (its dedupe key is remembered)."""
+    if notification.dedupe_key in state.notified:
         return state, []
-    state = replace(state, notified=state.notified | {key})
-    return state, [_notification(state, NotificationKind.ATTENTION, title, body, key, now)]
+    state = replace(state, notified=state.notified | {notification.dedupe_key})
+    return state, [Notify(notification)]
 
 
 def _refresh(state: VehicleState, reason: str, now: datetime) -> Result:

@@ -22,6 +22,7 @@ from typing import Self
 
 from optimizer.errors import InputError
 from optimizer.model import require_aware
+from optimizer.notify.outbox import OUTBOX_SCHEMA
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: named JSON documents (learned estimator parameters, small ledgers)
@@ -74,6 +75,8 @@ MIGRATIONS: tuple[str, ...] = (
         price REAL
     );
     """,
+    # 3: the notification outbox, so a notification is neither lost nor sent twice
+    OUTBOX_SCHEMA,
 )
 
 

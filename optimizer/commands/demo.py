@@ -40,6 +40,7 @@ from optimizer.sim.simulator import Simulator
 from optimizer.sim.station import connect_station
 from optimizer.sim.world import ChargingWorld
 from optimizer.tariffs import load_tariff
+from optimizer.web.auth import LoginCodes
 
 TZ = ZoneInfo("Europe/Berlin")
 ARRIVAL = time(18, 0)
@@ -128,9 +129,10 @@ async def _demo(workdir: Path, args: argparse.Namespace) -> None:
                                                        - timedelta(days=2)))
         started: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
+        codes = LoginCodes()
         service = asyncio.ensure_future(run_service(config, ServiceOptions(
             clock=clock, prices=prices, notifiers=[printer], stop=stop, charger_base=workdir,
-            on_started=started.set_result)))
+            on_started=started.set_result, login_codes=codes)))
         try:
             waiting: list[asyncio.Future[Any]] = [started, service]
             await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
@@ -140,6 +142,10 @@ async def _demo(workdir: Path, args: argparse.Namespace) -> None:
             printer.line("started", f"service up: API {info.api_url} (bearer token in "
                          f"{info.token_file}); speed x{args.speed:g}", api_url=info.api_url,
                          speed=args.speed)
+            dashboard = info.api_url.removesuffix("/api") + "/"
+            link = codes.link(dashboard)
+            printer.line("dashboard", f"dashboard: {dashboard} (log in once with {link})",
+                         url=dashboard, login_link=link)
             await _night(info, printer, clock, sim, car, password, ocpp_port, arrival)
         finally:
             stop.set()

@@ -4,7 +4,8 @@ On each connection it publishes `online` on the availability topic (whose Last W
 `offline`), the retained discovery configs and the retained state of every vehicle; then it
 follows the facade's snapshots and turns commands from HA into the facade's `set_*` calls.
 When HA restarts (`<discovery_prefix>/status` says `online`) the configs are sent again.
-A dropped broker connection comes back by itself, with a growing pause.
+A dropped broker connection comes back by itself, with a growing pause. When the facade's
+changes end (the service is stopping) it publishes `offline` and returns.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ async def run_ha_entities(facade: ServiceFacade, settings: MqttSettings, *,
         finally:
             await stop_tasks([connection])
         error = connection.exception()
+        if error is None:
+            return  # the service is stopping (its changes ended)
         if not isinstance(error, aiomqtt.MqttError):
-            raise error or RuntimeError("the MQTT connection ended without an error")
+            raise error
         log.warning("MQTT: %s:%d: %s; reconnecting in %.0f s", settings.host,
                     settings.port, error, delay)
         await asyncio.sleep(delay)
@@ -119,6 +122,10 @@ class _Link:
                 task.result()  # a dropped connection: raises MqttError, and we reconnect
         finally:
             await stop_tasks(loops)
+        # the facade's changes ended: the service is stopping. A clean disconnect sends no
+        # Last Will, so say `offline` ourselves
+        await self.client.publish(availability_topic(self.settings), "offline", qos=1,
+                                  retain=True)
 
     async def publish(self, vehicles: list[VehicleView], announce: bool = False) -> None:
         """Discovery for vehicles not yet announced (or all, after HA's birth), then state."""

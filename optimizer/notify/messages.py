@@ -99,12 +99,15 @@ def charging_stopped(vehicle: str, session_id: str | int, now: datetime, tz: tzi
 
 
 def session_ended(vehicle: str, session_id: str | int, now: datetime, energy_kwh: float,
-                  cost: float, cost_on_arrival: float, currency: str = "EUR",
+                  cost: float, cost_on_arrival: float | None, currency: str = "EUR",
                   soc_pct: float | None = None) -> Notification:
-    """A session closed: energy, cost and the saving against charging at once on arrival."""
-    saving = cost_on_arrival - cost
+    """A session closed: energy, cost and the saving against charging at once on arrival
+    (`cost_on_arrival` None: a price of that time is unknown, so no saving is claimed)."""
+    saving = None if cost_on_arrival is None else cost_on_arrival - cost
     soc = f", left at {soc_pct:.0f} %" if soc_pct is not None else ""
-    verdict = (f"saved {_money(saving, currency)} against charging on arrival"
+    verdict = ("the saving is unknown (a price of the arrival hours is missing)"
+               if saving is None else
+               f"saved {_money(saving, currency)} against charging on arrival"
                if saving >= 0.005 else
                f"{_money(-saving, currency)} more than charging on arrival"
                if saving <= -0.005 else "the same as charging on arrival")

@@ -23,7 +23,8 @@ from optimizer.model import Notification, NotificationKind
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
-_SCHEMA = """
+OUTBOX_SCHEMA = """
+-- the notification outbox (optimizer/notify/outbox.py)
 CREATE TABLE IF NOT EXISTS notify_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dedupe_key TEXT NOT NULL UNIQUE,
@@ -44,9 +45,10 @@ CREATE INDEX IF NOT EXISTS notify_outbox_sent ON notify_outbox (sent_at);
 
 
 def migrate_outbox(conn: sqlite3.Connection) -> None:
-    """Create the outbox table and its indexes; a step for the service's migration list
-    (idempotent, so running it on a database that has the table is harmless)."""
-    conn.executescript(_SCHEMA)
+    """Create the outbox table and its indexes on a database of its own; the service's
+    database gets them as its numbered migration 3 (`optimizer/store.py`), so on that file
+    this is a no-op."""
+    conn.executescript(OUTBOX_SCHEMA)
 
 
 def url_fingerprint(url: str) -> str:

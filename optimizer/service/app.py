@@ -45,8 +45,10 @@ from optimizer.service.clock import WallClock
 from optimizer.service.core import Service, ServiceClock, Vehicle
 from optimizer.service.database import ServiceDatabase
 from optimizer.service.prices import keep_prices_fresh, open_prices
-from optimizer.session import Attention, ChargerStatusChanged, SocRefreshFailed
+from optimizer.service.tell import open_tell
+from optimizer.session import CARDATA_LOGIN, Attention, ChargerStatusChanged, SocRefreshFailed
 from optimizer.web.api import build_app
+from optimizer.web.auth import LoginCodes
 from optimizer.web.facade import ServiceFacade
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class ServiceOptions:
     """Set it to stop the service (SIGTERM and SIGINT set it too)."""
     charger_base: Path = Path(".")
     """Relative paths inside `[chargers.*]` tables are relative to this (the config's dir)."""
+    login_codes: LoginCodes | None = None
+    """Issues the dashboard's one-time login links (the demo prints one)."""
 
 
 async def run_service(config: Config, options: ServiceOptions | None = None) -> None:
@@ -101,6 +105,8 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
     try:
         async with _bounded_exit(stack):
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
+            tell = await stack.enter_async_context(open_tell(config, db.path))
+            service.notifiers += tell.notifiers
             chargers = await stack.enter_async_context(open_chargers(
                 [c for c in config.chargers if c.kind != "simulated"], options.charger_base,
                 clock, lazy=True))
@@ -140,19 +146,20 @@ async def run_service(config: Config, options: ServiceOptions | None = None) -> 
             scheduler = _SlotTicker(clock, service.tick)
             scheduler.start()
             stack.callback(scheduler.shutdown)
-            server, port = await _serve_http(service, token, config)
+            server, port = await _serve_http(service, token, config, options.login_codes)
             tasks.append(server_task := asyncio.ensure_future(server.serve_task))
-            for adapter in options.adapters:
+            for adapter in [*options.adapters, *tell.adapters]:
                 spawn(adapter(service), f"adapter {getattr(adapter, '__name__', adapter)}")
             host = config.service.http_host
             started = Started(f"http://{_url_host(host)}:{port}/api",
                               config.state_dir / "api_token", service)
-            log.info("service running; API on %s (token in %s)", started.api_url,
-                     started.token_file)
+            log.info("service running; API on %s, dashboard on %s/ (token in %s)",
+                     started.api_url, started.api_url.removesuffix("/api"), started.token_file)
             if options.on_started is not None:
                 options.on_started(started)
             await stop.wait()
             log.info("stopping: leaving every charger in a safe state")
+            service.end_changes()
             server.server.should_exit = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server_task), 2.0)
@@ -240,12 +247,14 @@ class _Running:
     serve_task: asyncio.Task[None]
 
 
-async def _serve_http(service: Service, token: str, config: Config) -> tuple[_Running, int]:
-    app = build_app(service, token)
+async def _serve_http(service: Service, token: str, config: Config,
+                      codes: LoginCodes | None) -> tuple[_Running, int]:
+    app = build_app(service, token, codes)
     host, port = config.service.http_host, config.service.http_port
     listening = _listen(host, port)  # ourselves: uvicorn would sys.exit() on a bind error
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                    access_log=False, lifespan="off"))
+                                    access_log=False, lifespan="off",
+                                    timeout_graceful_shutdown=1))  # open SSE streams
     task = asyncio.ensure_future(server.serve(sockets=[listening]))
     while not server.started:
         if task.done():
@@ -367,7 +376,7 @@ async def _cardata(service: Service, stream: CardataStream) -> None:
         except LoginRequired as exc:
             for name in service.fleet:
                 service.submit(name, Attention(
-                    "cardata-login", "CarData login needed",
+                    CARDATA_LOGIN, "CarData login needed",
                     f"{exc}. Run `ev-optimizer login --config ...`; charging from the "
                     f"charger's plug state keeps working meanwhile"))
             log.warning("CarData stream: %s; retrying in %.0f s", exc, LOGIN_RETRY_S)
@@ -383,10 +392,12 @@ def _refresher(service: Service, api: CardataApi
             data = await api.telematic_data(vin, container)
             events = parse_telematic_data(vin, data, service.clock.now())
         except QuotaExhausted as exc:
-            service.submit(vehicle.name, SocRefreshFailed(str(exc), True))
+            quota = api.ledger.status(api.clock.now())
+            service.submit(vehicle.name, SocRefreshFailed(str(exc), True, quota.used,
+                                                          quota.limit, quota.resets_at))
             return
         except LoginRequired as exc:
-            service.submit(vehicle.name, Attention("cardata-login", "CarData login needed",
+            service.submit(vehicle.name, Attention(CARDATA_LOGIN, "CarData login needed",
                                                    str(exc)))
             return
         except (ApiError, httpx.HTTPError, MessageError) as exc:

@@ -27,6 +27,7 @@ from optimizer.ports import Charger, Notifier, PlanExecutor, PriceSource, Schedu
 from optimizer.service.database import ServiceDatabase
 from optimizer.service.planning import VehiclePlanRequest, exceeds, plan_vehicles
 from optimizer.service.prices import planning_prices, prices_health
+from optimizer.service.tell import vehicle_extras
 from optimizer.session import (
     ApplySchedule,
     BoostSet,
@@ -98,7 +99,7 @@ class Vehicle:
         return self.config.name
 
 
-def vehicle_spec(config: Config, vehicle: VehicleConfig) -> VehicleSpec:
+def vehicle_spec(config: Config, vehicle: VehicleConfig, currency: str = "EUR") -> VehicleSpec:
     service = config.service
     charger = config.charger(vehicle.charger)
     tz = config.tz
@@ -112,7 +113,8 @@ def vehicle_spec(config: Config, vehicle: VehicleConfig) -> VehicleSpec:
         refresh_interval=timedelta(minutes=service.refresh_interval_minutes),
         keep_charging_after_departure=service.keep_charging_after_departure,
         material_power_kw=service.material_power_kw,
-        charger_offline_after=timedelta(minutes=service.charger_offline_minutes))
+        charger_offline_after=timedelta(minutes=service.charger_offline_minutes),
+        charger=charger.name, tz=tz, currency=currency)
 
 
 class Service:
@@ -131,12 +133,13 @@ class Service:
             asyncio.Queue()
         self.refresher: SocRefresher | None = None
         self.stream_stats: Callable[[], dict[str, Any]] | None = None
-        self._subscribers: set[asyncio.Queue[list[VehicleView]]] = set()
+        self._subscribers: set[asyncio.Queue[list[VehicleView] | None]] = set()
+        self._changes_ended = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.fleet: dict[str, Vehicle] = {}
         saved_prices = db.load_prices()
         for vehicle in config.vehicles:
-            spec = vehicle_spec(config, vehicle)
+            spec = vehicle_spec(config, vehicle, getattr(prices, "currency", "EUR"))
             state = db.load_state(spec) or VehicleState(spec=spec)
             learned = LearnedVehicle.from_json(db.load(learned_key(vehicle.vin)))
             estimator = SocEstimator(vehicle.vin, learned, EstimatorSettings(
@@ -461,6 +464,7 @@ class Service:
                 "plan_version": state.plan_version, "plan_reason": state.plan_reason,
                 "charger": vehicle.charger_config.name, "charger_online": state.charger_online,
                 "price_now": price_at(state.prices, now),
+                **vehicle_extras(state, now, getattr(self.prices, "currency", "EUR")),
             })
         return views
 
@@ -495,13 +499,22 @@ class Service:
         await self.submit_and_wait(name, SmartSet(on))
 
     async def changes(self) -> AsyncGenerator[list[VehicleView], None]:
-        queue: asyncio.Queue[list[VehicleView]] = asyncio.Queue(maxsize=16)
+        queue: asyncio.Queue[list[VehicleView] | None] = asyncio.Queue(maxsize=16)
         self._subscribers.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            while not self._changes_ended and (snapshot := await queue.get()) is not None:
+                yield snapshot
         finally:
             self._subscribers.discard(queue)
+
+    def end_changes(self) -> None:
+        """On shutdown: end every `changes()` stream (an open dashboard's event stream), so
+        the HTTP server stops at once instead of cutting them off after its grace period."""
+        self._changes_ended = True
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
 
     def _publish(self) -> None:
         if not self._subscribers:

@@ -1,20 +1,20 @@
 """The JSON HTTP API (FastAPI, OpenAPI at /openapi.json) over a `ServiceFacade`.
 
 Every `/api` request needs `Authorization: Bearer <token>` (the token lives in
-`<state_dir>/api_token`, mode 0600): anything here can start or stop a charger. `GET /` is left
-free for the dashboard, which is mounted on the same app.
+`<state_dir>/api_token`, mode 0600) or the dashboard's cookie: anything here can start or stop a
+charger. The dashboard (`GET /`, its login and event stream) is mounted on the same app.
 """
 
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from optimizer.web.auth import LoginCodes, require_token
+from optimizer.web.dashboard import dashboard_router
 from optimizer.web.facade import ServiceFacade, SessionView, VehicleView
 
 
@@ -45,29 +45,18 @@ _BEARER = HTTPBearer(auto_error=False, description="the token in <state_dir>/api
 def _documented(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> None:
-    """Declares the bearer scheme in the OpenAPI schema; the middleware enforces it."""
+    """Declares the bearer scheme in the OpenAPI schema (`require_token` enforces it)."""
 
 
-def build_app(facade: ServiceFacade, api_token: str) -> FastAPI:
+def build_app(facade: ServiceFacade, api_token: str,
+              codes: LoginCodes | None = None) -> FastAPI:
+    """The API under `/api` (Bearer token or the dashboard's cookie) and the dashboard at
+    `/`; `codes` issues the dashboard's one-time login links."""
     app = FastAPI(title="ev-optimizer", summary="Smart charging for BMW and MINI cars",
                   version="0.1.0")
-    expected = api_token.encode()
 
-    def authorised(header: str | None) -> bool:
-        scheme, _, token = (header or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
-                                                                  expected)
-
-    @app.middleware("http")
-    async def require_token(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/api") and not authorised(
-                request.headers.get("authorization")):
-            return JSONResponse({"detail": "missing or wrong API token"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
-
-    auth = [Depends(_documented)]
+    app.include_router(dashboard_router(facade, api_token, codes))
+    auth = [Depends(require_token(api_token)), Depends(_documented)]
 
     def vehicle(name: str) -> VehicleView:
         for view in facade.vehicles():
@@ -109,5 +98,11 @@ def build_app(facade: ServiceFacade, api_token: str) -> FastAPI:
     @app.get("/api/health", dependencies=auth)
     def health() -> dict[str, Any]:
         return facade.health()
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   dependencies=auth, include_in_schema=False)
+    def unknown(rest: str) -> None:
+        # guarded like the rest: a stranger learns nothing, not even which paths exist
+        raise HTTPException(404, f"no API route /api/{rest}")
 
     return app

@@ -61,12 +61,18 @@ def _event(facade: ServiceFacade, vehicles: list[VehicleView]) -> str:
 
 
 async def _events(facade: ServiceFacade) -> AsyncIterator[str]:
-    """The current snapshot, then one per change; a comment now and then keeps proxies open."""
-    queue: asyncio.Queue[list[VehicleView]] = asyncio.Queue()
+    """The current snapshot, then one per change; a comment now and then keeps proxies open.
+    The stream ends when `facade.changes()` does (the service is stopping)."""
+    queue: asyncio.Queue[list[VehicleView] | None] = asyncio.Queue()
+    ended = asyncio.Event()
 
     async def pump() -> None:
-        async for vehicles in facade.changes():
-            queue.put_nowait(vehicles)
+        try:
+            async for vehicles in facade.changes():
+                queue.put_nowait(vehicles)
+        finally:
+            ended.set()
+            queue.put_nowait(None)
 
     task = asyncio.create_task(pump())
     try:
@@ -74,11 +80,17 @@ async def _events(facade: ServiceFacade) -> AsyncIterator[str]:
         while True:
             got = await result_within(queue.get(), KEEPALIVE_S)
             if got is None:
+                if ended.is_set():
+                    return
                 yield ": keepalive\n\n"
                 continue
             vehicles = got
             while not queue.empty():  # a burst of changes: only the newest matters
-                vehicles = queue.get_nowait()
+                newer = queue.get_nowait()
+                if newer is None:  # the end: this snapshot is the last
+                    queue.put_nowait(None)
+                    break
+                vehicles = newer
             yield _event(facade, vehicles)
     finally:
         await stop_tasks([task])

@@ -8,12 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,11 +23,12 @@ import pytest
 from optimizer.config import Config, load_config
 from optimizer.ports import Clock, PriceSource
 from optimizer.service.app import ServiceOptions, Started, run_service
-from optimizer.sim.broker import MOSQUITTO
+from optimizer.sim.broker import MOSQUITTO, free_port
 from optimizer.sim.cloud import SimConfig
-from optimizer.sim.scenario import STATION_ID, VIN, sign_in, write_config
+from optimizer.sim.scenario import STATION_ID, VIN, sign_in, spot_tariff, write_config
 from optimizer.sim.simulator import Simulator
 from optimizer.sim.station import SimStation, connect_station
+from optimizer.sim.world import ChargingWorld
 from tests.prices.conftest import provider  # noqa: F401  (a local price provider, for tests here)
 
 VENV_BIN = Path(sys.executable).parent
@@ -139,3 +142,56 @@ async def wait_api(household: Household, process: Process | None = None,
             await asyncio.sleep(0.1)
     raise AssertionError("the service's API did not come up: "
                          + (process.output() if process is not None else ""))
+
+
+def evening(make_household: Any, tmp_path: Path, **config: Any) -> tuple[Household, datetime]:
+    """A household whose 4 cheap hours start within 2 h (returned), leaving in 9 h, the API on
+    a free port."""
+    now = datetime.now(UTC)
+    cheap_from = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    departure = (now + timedelta(hours=9)).astimezone(ZoneInfo("Europe/Berlin"))
+    household: Household = make_household(
+        tariff=spot_tariff(tmp_path, cheap_from, cheap_hours=4), http_port=free_port(),
+        departure=f"{departure:%H:%M}", **config)
+    return household, cheap_from
+
+
+@dataclass
+class PluggedIn:
+    station: SimStation
+    station_task: asyncio.Task[None]
+    world: ChargingWorld
+    plugged_at: float
+    """`time.monotonic()` when the plug-in message went out."""
+
+
+async def plug_in(household: Household, clock: Clock) -> PluggedIn:
+    """The station connects (Available), the stream is up, the car arrives and plugs in."""
+    station, task = await household.station(clock)
+    await station.send_status("Available")
+    await household.stream_subscribed()
+    car = household.sim.vehicles[household.config.vehicles[0].vin]
+    world = ChargingWorld(household.sim, car, station, clock)
+    await world.publish(car.arrive(clock.now()))
+    plugged_at = time.monotonic()
+    await world.publish(car.plug_in(clock.now()))
+    return PluggedIn(station, task, world, plugged_at)
+
+
+async def until_vehicle(base: str, token: str, predicate: Callable[[dict[str, Any]], bool],
+                        timeout_s: float) -> dict[str, Any]:
+    """The (one) vehicle of `GET /api/vehicles` once `predicate` holds, polled: the service
+    is another process, so there is nothing in this one to wait on."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=base,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        while True:
+            response = await client.get("/api/vehicles")
+            assert response.status_code == 200, response.text
+            [view] = response.json()
+            if predicate(view):
+                assert isinstance(view, dict)
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {timeout_s} s: {view}")
+            await asyncio.sleep(0.05)

@@ -124,4 +124,4 @@ async def test_notifiers_and_extra_adapters_are_wired_in_one_line_each(
         await service.submit_and_wait("iX1", Plugged("car"))
         assert seen == [service]
         plan = next(n for n in got if n.kind is NotificationKind.PLAN)
-        assert plan.vehicle == "iX1" and "Charging" in plan.body
+        assert plan.vehicle == "iX1" and plan.body.startswith("iX1 charges ")

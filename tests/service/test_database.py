@@ -89,3 +89,20 @@ def test_event_log_is_bounded(tmp_path: Path) -> None:
         events = db.events(limit=1000)
         assert 50 <= len(events) <= 55
         assert events[0]["detail"] == {"i": 199}
+
+
+def test_the_notification_outbox_is_a_numbered_migration_of_the_service_database(
+        tmp_path: Path) -> None:
+    """The outbox lives in the service's own file (one database, one backup) and comes with
+    its schema version; a database of the version before gets it on open."""
+    old = tmp_path / "old"
+    old.mkdir()
+    with sqlite3.connect(old / DATABASE_FILE) as conn:  # a database of the service's first wave
+        for number, script in enumerate(MIGRATIONS[:2], start=1):
+            conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+    for state_dir in (tmp_path, old):
+        with ServiceDatabase(state_dir) as db:
+            tables = {row[0] for row in db._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = db._db.execute("PRAGMA user_version").fetchone()[0]
+        assert "notify_outbox" in tables and version == len(MIGRATIONS) == 3

@@ -28,6 +28,9 @@ def test_demo_runs_a_night_and_saves_the_session() -> None:
     for kind in ("plugged_in", "plan", "charging_started", "soc", "session_ended", "session"):
         assert kind in kinds, kind
     assert kinds.index("plugged_in") < kinds.index("plan") < kinds.index("charging_started")
+    dashboard = next(e for e in events if e["event"] == "dashboard")
+    assert dashboard["url"] == events[0]["api_url"].removesuffix("/api") + "/"
+    assert dashboard["login_link"].startswith(dashboard["url"] + "login?code=")
     plugged = next(e for e in events if e["event"] == "plugged_in")
     assert plugged["time"].endswith("+01:00") or plugged["time"].endswith("+02:00")
     assert "T18:0" in plugged["time"]  # the evening

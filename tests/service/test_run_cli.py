@@ -16,10 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from optimizer.service.clock import WallClock
-from optimizer.sim.broker import free_port
-from optimizer.sim.scenario import spot_tariff
-from optimizer.sim.world import ChargingWorld
-from tests.service.conftest import start_process, wait_api
+from tests.service.conftest import evening, plug_in, start_process, wait_api
 
 TZ = ZoneInfo("Europe/Berlin")
 FIELDS = {"name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
@@ -28,25 +25,18 @@ FIELDS = {"name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_h
 
 async def test_run_uploads_the_plan_answers_only_with_the_token_and_stops_on_sigterm(
         make_household: Any, tmp_path: Any) -> None:
-    now = datetime.now(UTC)
-    cheap_from = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    departure = (now + timedelta(hours=9)).astimezone(TZ)
-    household = make_household(tariff=spot_tariff(tmp_path, cheap_from, cheap_hours=4),
-                               http_port=free_port(), departure=f"{departure:%H:%M}")
+    household, cheap_from = evening(make_household, tmp_path)
+    departure = household.config.vehicles[0].next_departure(datetime.now(UTC),
+                                                            household.config.tz)
+    assert departure is not None
     process = start_process(household)
     clock = WallClock()
     try:
         base, token = await wait_api(household, process)
         token_file = household.config.state_dir / "api_token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-        station, receiver = await household.station(clock)
-        await station.send_status("Available")
-        await household.stream_subscribed()
-        car = household.sim.vehicles[household.config.vehicles[0].vin]
-        world = ChargingWorld(household.sim, car, station, clock)
-        await world.publish(car.arrive(clock.now()))
-        plugged_at = time.monotonic()
-        await world.publish(car.plug_in(clock.now()))
+        plugged = await plug_in(household, clock)
+        station, receiver, plugged_at = plugged.station, plugged.station_task, plugged.plugged_at
         await asyncio.wait_for(station.profile_event.wait(), 3.0)
         latency_s = time.monotonic() - plugged_at
         assert latency_s < 3.0

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from optimizer.model import SLOT, ChargePlan, ChargerState, NotificationKind, PriceSlot
 from optimizer.planner import PlanOptions, PlanRequest, plan
 from optimizer.session import (
+    CARDATA_LOGIN,
     ApplySchedule,
     Attention,
     BoostSet,
@@ -420,3 +424,127 @@ def test_a_whole_site_plan_is_taken_even_for_a_small_change() -> None:
     assert alone == []
     after, joint = step(state, PlanReady(nudged, "site", routine=False, whole=True), T0)
     assert kinds(joint)[:2] == ["SavePlan", "ApplySchedule"] and after.plan == nudged
+
+
+# --------------------------------------------------------------------------- the words
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def told(decisions: list[Decision]) -> list[tuple[NotificationKind, str, str]]:
+    return [(d.notification.kind, d.notification.title, d.notification.body)
+            for d in decisions if isinstance(d, Notify)]
+
+
+def in_berlin(soc: float = 30.0, **changes: object) -> VehicleState:
+    state = VehicleState(spec=spec(tz=BERLIN, charger="garage", **changes), prices=prices())
+    state, _ = step(state, SocReport(soc, soc - 0.5, soc + 0.5, T0 - timedelta(minutes=5)), T0)
+    return state
+
+
+def planned_in_berlin(soc: float = 30.0, at: datetime = T0) -> tuple[VehicleState,
+                                                                       list[Decision]]:
+    state, decisions = step(in_berlin(soc), Plugged("car"), at)
+    make = next(d for d in decisions if isinstance(d, MakePlan))
+    return step(state, PlanReady(run_plan(state, make, at), make.reason), at)
+
+
+def scene_plan() -> list[Decision]:
+    return planned_in_berlin()[1]
+
+
+def scene_started() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    return step(state, ChargerStatusChanged(ChargerState.CHARGING, True), T0)[1]
+
+
+def scene_boost_started() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    state, _ = step(state, BoostSet(True), T0)
+    return step(state, ChargerStatusChanged(ChargerState.CHARGING, True), T0)[1]
+
+
+def scene_stopped() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    state, _ = step(state, ChargerStatusChanged(ChargerState.CHARGING, True), T0)
+    state, _ = step(state, MeterReading(T0, 0.0), T0)
+    state, _ = step(state, MeterReading(T0 + timedelta(minutes=30), 5.5), T0)
+    at = T0 + timedelta(minutes=30)
+    return step(state, ChargerStatusChanged(ChargerState.PLUGGED, True), at)[1]
+
+
+def scene_unreachable() -> list[Decision]:
+    return planned_in_berlin(5.0, DEPARTURE - timedelta(hours=1))[1][-1:]
+
+
+def charged_11_kwh_in_the_night() -> VehicleState:
+    state, _ = planned_in_berlin()
+    at = T0 + timedelta(hours=9)
+    state, _ = step(state, MeterReading(at, 10.0), at)
+    state, _ = step(state, MeterReading(at + timedelta(hours=1), 21.0), at)
+    return state
+
+
+def scene_session() -> list[Decision]:
+    return step(charged_11_kwh_in_the_night(), Unplugged("car"), T0 + timedelta(hours=13))[1]
+
+
+def scene_session_unpriced() -> list[Decision]:
+    state = charged_11_kwh_in_the_night()
+    gap = (T0 + timedelta(minutes=30), T0 + timedelta(hours=1))
+    state = replace(state, prices=tuple(  # a price of the arrival hour is missing
+        p for p in prices() if not gap[0] <= p.start < gap[1]))
+    return step(state, Unplugged("car"), T0 + timedelta(hours=13))[1]
+
+
+def scene_offline() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    state, _ = step(state, ChargerStatusChanged(ChargerState.UNKNOWN, False), T0)
+    later = T0 + timedelta(minutes=15)
+    return step(state, Tick(later), later)[1]
+
+
+def scene_login() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    return step(state, Attention(CARDATA_LOGIN, "CarData login needed", "adapter text"), T0)[1]
+
+
+def scene_quota() -> list[Decision]:
+    state, _ = planned_in_berlin()
+    resets_at = datetime(2026, 3, 6, 0, 0, tzinfo=UTC)
+    return step(state, SocRefreshFailed("CU-429", True, 50, 50, resets_at), T0)[1]
+
+
+HM = r"\d\d:\d\d"
+
+
+@pytest.mark.parametrize(("scene", "kind", "title", "body"), [
+    (scene_plan, NotificationKind.PLAN, "iX1: charging plan",
+     rf"iX1 charges {HM}–{HM}, [\d.]+ kWh for [\d.]+ EUR: 80 % at 07:30"),
+    (scene_started, NotificationKind.CHARGING_STARTED, "iX1: charging started",
+     r"iX1 started charging at 30 %, 11\.0 kW at 18:00"),
+    (scene_boost_started, NotificationKind.CHARGING_STARTED, "iX1: charging started",
+     r"iX1 started charging at 30 %, [\d.]+ kW at 18:00 \(boost\)"),
+    (scene_stopped, NotificationKind.CHARGING_STOPPED, "iX1: charging stopped",
+     r"iX1 stopped charging at 30 % at 18:30; 5\.5 kWh so far"),
+    (scene_unreachable, NotificationKind.TARGET_UNREACHABLE, "iX1: target not reachable",
+     r"iX1 will be at \d+ % at 07:30, not 80 %: plug in earlier or lower the target"),
+    (scene_session, NotificationKind.SESSION_ENDED, "iX1: session ended",
+     r"iX1 session: 11\.0 kWh for 1\.10 EUR, saved 3\.30 EUR against charging on arrival, "
+     r"left at 30 %"),
+    (scene_session_unpriced, NotificationKind.SESSION_ENDED, "iX1: session ended",
+     r"iX1 session: 11\.0 kWh for 1\.10 EUR, the saving is unknown \(.*\), left at 30 %"),
+    (scene_offline, NotificationKind.ATTENTION, "Charger garage offline",
+     r"Charger garage has been offline for 15 min \(since 18:00\): .*"),
+    (scene_quota, NotificationKind.ATTENTION, "BMW CarData quota used up",
+     r"BMW CarData REST quota used up \(50 of 50 calls\): the SoC is estimated without "
+     r"refreshes until 01:00"),
+    (scene_login, NotificationKind.ATTENTION, "BMW CarData login expired",
+     r"BMW CarData login expired: .*run `ev-optimizer login`.*"),
+])
+def test_each_notification_in_the_words_of_issue_10(
+        scene: Any, kind: NotificationKind, title: str, body: str) -> None:
+    [(_, got_title, got_body)] = [t for t in told(scene()) if t[0] is kind]
+    assert got_title == title
+    assert re.fullmatch(body, got_body), got_body
