@@ -73,7 +73,8 @@ def solve_min_power(problem: Problem) -> list[float]:
             else:
                 stop = position.get(k, len(merged)) if position is not None else k
                 cost += _fill_cost(rest, merged, room_sum, cost_sum, stop)
-            if best is None or cost < best[0] - 1e-12:
+            if best is None or cost < best[0] - 1e-12 or (
+                    cost <= best[0] + 1e-12 and _earlier(whole, k, on, best)):
                 best = (cost, k, on)
     if best is None:
         return []
@@ -92,6 +93,16 @@ def solve_min_power(problem: Problem) -> list[float]:
         energy[i] += take
         rest -= take
     return energy
+
+
+def _earlier(whole: list[int], k: int, on: list[int], best: tuple[float, int, list[int]]) -> bool:
+    """At equal cost, whether (k, on) switches on an earlier set of slots than `best`.
+
+    Ties go to the earlier slot, as everywhere in the planner: with equal prices the car then
+    charges now, in the part of the running slot, instead of waiting for the next whole one.
+    """
+    _, best_k, best_on = best
+    return sorted(whole[:k] + on) < sorted(whole[:best_k] + best_on)
 
 
 def _merged(

@@ -201,3 +201,21 @@ def test_slots_partition_now_to_departure() -> None:
     assert result.slots[-1].end == T0 + 4 * H
     for a, b in zip(result.slots, result.slots[1:], strict=False):
         assert a.end == b.start
+
+
+@pytest.mark.parametrize("min_power_kw", [0.0, 4.14])
+def test_equal_prices_charge_from_now_even_in_the_last_minutes_of_a_slot(
+    min_power_kw: float,
+) -> None:
+    """Ties go to the earlier slot: with one price everywhere the plan starts at `now`, also
+    when `now` is two minutes before a slot boundary (the min-power search used to prefer the
+    next whole slot, so a car plugged in at 23:13 waited until 23:15)."""
+    now = datetime(2024, 3, 5, 23, 13, tzinfo=UTC)
+    request = PlanRequest(
+        now=now, departure=now + timedelta(hours=8), soc_pct=30.0, target_soc_pct=60.0,
+        capacity_kwh=64.7, max_power_kw=11.0, min_power_kw=min_power_kw,
+        prices=slots([0.1] * 16 + [0.4] * 20, datetime(2024, 3, 5, 23, tzinfo=UTC), minutes=15),
+    )
+    result = plan(request, PlanOptions())
+    assert result.feasible
+    assert result.charging_slots[0].start == now
