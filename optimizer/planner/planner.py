@@ -231,8 +231,10 @@ def _solve(problem: Problem, time_limit_s: float) -> tuple[str, list[float], boo
 
 def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> str | None:
     """Why the plan charges when it does, where prices are not (all) published."""
+    if not any(horizon.provisional):  # first: the charging slots are objects made on demand
+        return None
     charging = result.charging_slots
-    if not charging or not any(horizon.provisional):
+    if not charging:
         return None
     first = charging[0].start.isoformat(timespec="minutes")
     if not horizon.any_known:
