@@ -123,9 +123,13 @@ def plan_to_json(result: ChargePlan) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(allow_nan=False)
+"""What `json.dumps(value, allow_nan=False)` builds on every call, built once for a batch."""
+
+
 def dump_json(value: dict[str, Any]) -> str:
     """JSON that every parser accepts: a NaN or an infinity is a bug, never `NaN` in the output."""
-    return json.dumps(value, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _flag_number(name: str) -> Any:

@@ -80,20 +80,29 @@ def build_horizon(
     else:
         found = _lookup(prices, bounds)
 
+    if len(bounds) > 2 and extra_boundary is None:
+        # Between the first and the last slot every slot is a whole quarter hour.
+        hours = [(bounds[1] - t0) / 3600.0, *[_SLOT_S / 3600.0] * (len(bounds) - 3),
+                 (t1 - bounds[-2]) / 3600.0]
+    else:
+        hours = [(b - a) / 3600.0 for a, b in pairwise(bounds)]
+    fallback: float | None = None
+    if None not in found:  # every price published: the common case, without a pass per list
+        return Horizon(starts=bounds[:-1], ends=bounds[1:], hours=hours,
+                       prices=found,  # type: ignore[arg-type]  # no None in it
+                       provisional=[False] * len(found), fallback_price=None,
+                       any_known=bool(found))
     known = [p for p in found if p is not None]
     provisional = [p is None for p in found]
-    fallback: float | None = None
-    if any(provisional):
-        if unknown_price is not None:
-            fallback = unknown_price
-        else:
-            fallback = (max(known) if known else 0.0) + 1e-6
-    resolved = [fallback if p is None else p for p in found]
+    if unknown_price is not None:
+        fallback = unknown_price
+    else:
+        fallback = (max(known) if known else 0.0) + 1e-6
     return Horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
-        hours=[(b - a) / 3600.0 for a, b in pairwise(bounds)],
-        prices=[p for p in resolved if p is not None],
+        hours=hours,
+        prices=[fallback if p is None else p for p in found],
         provisional=provisional,
         fallback_price=fallback,
         any_known=bool(known),
