@@ -3,11 +3,13 @@
 The first slot runs from `now` to the next 15-minute mark, so a plan made at 18:07 never
 schedules energy in the past. A safety buffer adds one more boundary at `departure - buffer`.
 Slots whose price is unknown get the fallback price and are flagged provisional: they are never
-silently treated as known.
+silently treated as known. So are slots at or after `forecast_from`, whose price is a forecast
+(a live feed's prices past its published horizon): planned on, but not promised.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ def build_horizon(
     end: datetime,
     extra_boundary: datetime | None,
     unknown_price: float | None,
+    forecast_from: datetime | None = None,
 ) -> Horizon:
     """Slots covering `[now, end)` on the 15-minute grid.
 
@@ -86,18 +89,24 @@ def build_horizon(
                  (t1 - bounds[-2]) / 3600.0]
     else:
         hours = [(b - a) / 3600.0 for a, b in pairwise(bounds)]
-    fallback: float | None = None
-    if None not in found:  # every price published: the common case, without a pass per list
+    tf = forecast_from.timestamp() - 1e-6 if forecast_from is not None else math.inf
+    if None not in found and tf > bounds[-2]:
+        # Every price published and none forecast: the common case, without a pass per list.
         return Horizon(starts=bounds[:-1], ends=bounds[1:], hours=hours,
                        prices=found,  # type: ignore[arg-type]  # no None in it
                        provisional=[False] * len(found), fallback_price=None,
                        any_known=bool(found))
     known = [p for p in found if p is not None]
-    provisional = [p is None for p in found]
-    if unknown_price is not None:
-        fallback = unknown_price
-    else:
-        fallback = (max(known) if known else 0.0) + 1e-6
+    unknown = [p is None for p in found]
+    provisional = unknown
+    if forecast_from is not None:
+        provisional = [u or b >= tf for u, b in zip(unknown, bounds, strict=False)]
+    fallback: float | None = None
+    if any(unknown):
+        if unknown_price is not None:
+            fallback = unknown_price
+        else:
+            fallback = (max(known) if known else 0.0) + 1e-6
     return Horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
@@ -107,6 +116,15 @@ def build_horizon(
         fallback_price=fallback,
         any_known=bool(known),
     )
+
+
+def provisional_note(count: int, horizon: Horizon) -> str:
+    """Why `count` charging slots are provisional: a fallback price, or a forecast."""
+    if horizon.fallback_price is None:
+        return (f"{count} charging slot(s) lie beyond the published prices and are priced on "
+                f"the forecast; the plan will change when prices arrive")
+    return (f"{count} charging slot(s) lie beyond the published prices and use the fallback "
+            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive")
 
 
 def _grid_count(t0: float, t1: float) -> int:

@@ -20,7 +20,7 @@ from optimizer.errors import InputError
 from optimizer.model import ChargePlan, PriceSlot, SlotTable, TaperPoint, require_aware
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
-from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
+from optimizer.planner.horizon import Horizon, build_horizon, provisional_note, to_datetime
 from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
@@ -48,6 +48,8 @@ class PlanRequest:
     min_power_kw: float = 0.0
     efficiency: float = DEFAULT_EFFICIENCY
     taper: tuple[TaperPoint, ...] = ()
+    forecast_from: datetime | None = None
+    """Prices from here on are a forecast: planned on, and their slots flagged provisional."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     deadline = departure - timedelta(minutes=options.buffer_minutes)
     horizon = build_horizon(
         request.prices, now, departure, deadline if deadline > now else None,
-        options.unknown_price,
+        options.unknown_price, request.forecast_from,
     )
     deadline_s = deadline.timestamp()
     usable_full = len(horizon)
@@ -253,6 +255,8 @@ def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> s
     count = sum(1 for s in charging if s.provisional)
     if not count:
         return None
+    if horizon.fallback_price is None:  # every provisional slot is priced on the forecast
+        return provisional_note(count, horizon)
     unknown_from = next(
         to_datetime(start, result.now) for start, unknown
         in zip(horizon.starts, horizon.provisional, strict=True) if unknown
