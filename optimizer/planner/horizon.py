@@ -107,11 +107,12 @@ def build_horizon(
             fallback = unknown_price
         else:
             fallback = (max(known) if known else 0.0) + 1e-6
+    resolved = [fallback if p is None else p for p in found]
     return Horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
         hours=hours,
-        prices=[fallback if p is None else p for p in found],
+        prices=[p for p in resolved if p is not None],
         provisional=provisional,
         fallback_price=fallback,
         any_known=bool(known),
