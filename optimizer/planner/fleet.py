@@ -29,7 +29,7 @@ import numpy as np
 from optimizer.errors import InputError
 from optimizer.model import PlannedSlot, PriceSlot, require_aware
 from optimizer.planner.fleet_lp import JointModel, JointShape, Solution
-from optimizer.planner.horizon import Horizon, build_horizon, to_datetime
+from optimizer.planner.horizon import Horizon, build_horizon, provisional_note, to_datetime
 
 NDArrayInt = np.ndarray[tuple[int], np.dtype[np.int64]]
 NDArrayFloat = np.ndarray[tuple[int], np.dtype[np.float64]]
@@ -82,6 +82,8 @@ class FleetRequest:
     vehicles: tuple[FleetVehicle, ...]
     prices: Sequence[PriceSlot]
     unknown_price: float | None = None
+    forecast_from: datetime | None = None
+    """Prices from here on are a forecast (flagged provisional), as in `PlanRequest`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,8 @@ def plan_fleet(request: FleetRequest, time_limit_s: float = 10.0) -> FleetPlan:
         return FleetPlan(all(p.feasible for p in plans), 0.0, plans, "none", None)
 
     last = max(request.vehicles[i].departure for i in active)
-    horizon = build_horizon(request.prices, request.now, last, None, request.unknown_price)
+    horizon = build_horizon(request.prices, request.now, last, None, request.unknown_price,
+                            request.forecast_from)
     shape = _shape(request, active, horizon)
     model = JointModel(shape, time_limit_s)
     overshoot_cost = max(0.0, -float(shape.pair_price.min(initial=0.0))) + 1e-6
@@ -180,8 +183,7 @@ def _provisional_reason(horizon: Horizon, plans: tuple[VehiclePlan, ...]) -> str
     if not horizon.any_known:
         return ("no price is published between now and the last departure: the costs mean "
                 "nothing; give prices that cover the plan")
-    return (f"{count} charging slot(s) lie beyond the published prices and use the fallback "
-            f"price {horizon.fallback_price:.4f}; the plan will change when prices arrive")
+    return provisional_note(count, horizon)
 
 
 def _shape(request: FleetRequest, active: list[int], horizon: Horizon) -> JointShape:

@@ -60,7 +60,10 @@ def plan_site(
     joint = plan_fleet(
         FleetRequest(now=now, site_max_power_kw=site_max_power_kw, vehicles=tuple(vehicles),
                      prices=latest.request.prices,
-                     unknown_price=latest.options.unknown_price),
+                     unknown_price=latest.options.unknown_price,
+                     forecast_from=min((item.request.forecast_from for item in requests.values()
+                                        if item.request.forecast_from is not None),
+                                       default=None)),
         time_limit_s=time_limit_s,
     )
     plans = {}
