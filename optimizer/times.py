@@ -17,18 +17,17 @@ def parse_time(text: str, name: str) -> datetime:
 
     The message quotes at most 40 characters of `text`, so a wrong file is not echoed.
     """
-    shown = quoted(text)
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(
-            f"{name}: {shown} is not an ISO 8601 time; write e.g. 2024-03-05T18:00:00+01:00"
+            f"{name}: {quoted(text)} is not an ISO 8601 time; write e.g. 2024-03-05T18:00:00+01:00"
         ) from None
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InputError(f"{name}: {shown} has no UTC offset; add one, e.g. +01:00 or Z")
+        raise InputError(f"{name}: {quoted(text)} has no UTC offset; add one, e.g. +01:00 or Z")
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise InputError(
-            f"{name}: {shown} is in the year {value.year}; use a time between "
+            f"{name}: {quoted(text)} is in the year {value.year}; use a time between "
             f"{FIRST_YEAR} and {LAST_YEAR}"
         )
     return value

@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.bounds import PLAN_NUMBERS, Range
 from optimizer.errors import InputError, UserError, printable, quoted
-from optimizer.model import ChargePlan, TaperPoint
+from optimizer.model import ChargePlan, PriceSlot, TaperPoint
 from optimizer.planner import (
     DEFAULT_EFFICIENCY,
     PlanOptions,
@@ -33,6 +36,7 @@ from optimizer.times import parse_time
 if TYPE_CHECKING:
     from optimizer.config import Config, PlannerConfig
     from optimizer.ports import PriceSource
+    from optimizer.tariffs import Tariff
 
 # config, tariffs and the chart are imported where they are used: with pydantic they are most of
 # the start-up time of a `--prices` plan or a `--batch`, which need none of them.
@@ -79,6 +83,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="fallback price for slots past the published prices")
     parser.add_argument("--charging-now", action="store_true",
                         help="the car is charging now (continuing is not a new start)")
+    parser.add_argument("--state-dir", type=Path,
+                        help="where a live tariff's price cache is (default: the config's, "
+                        "else ./state)")
     parser.add_argument("--batch", type=Path, help="JSONL file of requests, one result per line")
     parser.add_argument("--fleet", type=Path, metavar="FILE.json",
                         help="plan several vehicles jointly under a site power limit")
@@ -100,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     request, options, currency = _from_args(args, config, {})
     result = plan(request, options)
+    if request.forecast_from is not None:
+        note = (f"planned on the price forecast from "
+                f"{request.forecast_from.astimezone(request.now.tzinfo).isoformat()}, where the "
+                f"feed's published prices end; re-plan when newer prices are fetched")
+        result = replace(result, reason=f"{note}; {result.reason}" if result.reason else note)
     if args.json:
         print(dump_json(plan_to_json(result)))
     else:
@@ -123,9 +135,13 @@ def plan_to_json(result: ChargePlan) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(allow_nan=False)
+"""What `json.dumps(value, allow_nan=False)` builds on every call, built once for a batch."""
+
+
 def dump_json(value: dict[str, Any]) -> str:
     """JSON that every parser accepts: a NaN or an infinity is a bug, never `NaN` in the output."""
-    return json.dumps(value, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _flag_number(name: str) -> Any:
@@ -210,6 +226,8 @@ def _from_args(
 
     currency = "EUR"
     source: PriceSource
+    prices: Sequence[PriceSlot] | None = None
+    forecast_from: datetime | None = None
     if args.prices is not None:
         series = cache.get(args.prices)
         if series is None:
@@ -224,6 +242,9 @@ def _from_args(
         tariff = load_tariff(tariff_path)
         currency = tariff.currency
         source = tariff
+        if tariff.feed_settings is not None:
+            prices, forecast_from = _live_prices(args, config, tariff, tariff_path, now,
+                                                 departure)
 
     # Without a config the planner's own defaults apply; PlanOptions carries the same option
     # names as [planner] (whose defaults come from it), without loading pydantic for a batch.
@@ -245,7 +266,8 @@ def _from_args(
         max_power_kw=_pick(args.max_power, charger.max_power_kw if charger else None,
                            "max-power"),
         taper=parse_taper(args.taper) if args.taper else (),
-        prices=source.price_slots(now, departure),
+        prices=prices if prices is not None else source.price_slots(now, departure),
+        forecast_from=forecast_from,
         **{key: value for key, value in defaults_from.items() if value is not None},
     )
     options = PlanOptions(
@@ -262,6 +284,29 @@ def _from_args(
         charging_now=args.charging_now,
     )
     return request, options, currency
+
+
+def _live_prices(
+    args: argparse.Namespace, config: Config | None, tariff: Tariff, tariff_path: Path,
+    now: datetime, departure: datetime,
+) -> tuple[Sequence[PriceSlot], datetime | None]:
+    """A live tariff's cached prices plus the forecast past them, as the service plans on them
+    (`TariffPrices.planning_slots`), and where the forecast begins (None: not before departure).
+    Nothing is fetched: `ev-optimizer prices` does that."""
+    from optimizer.prices.source import TariffPrices
+
+    settings = tariff.feed_settings
+    assert settings is not None
+    state_dir = args.state_dir or (config.state_dir if config is not None else Path("state"))
+    prices = TariffPrices.open(tariff, tariff_path.resolve().parent, state_dir)
+    if prices.known_until is None:
+        state = f" --state-dir {state_dir}" if args.state_dir is not None else ""
+        raise UserError(
+            f"no cached prices for the {settings.source} feed in {state_dir}; run "
+            f"`ev-optimizer prices --tariff {tariff_path}{state}` first to fetch them"
+        )
+    slots, forecast_from = prices.planning_slots(now, departure)
+    return slots, forecast_from if forecast_from < departure else None
 
 
 # --------------------------------------------------------------------------- batch

@@ -9,6 +9,7 @@ silently treated as known. So are slots at or after `forecast_from`, whose price
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,11 +83,23 @@ def build_horizon(
     else:
         found = _lookup(prices, bounds)
 
+    if len(bounds) > 2 and extra_boundary is None:
+        # Between the first and the last slot every slot is a whole quarter hour.
+        hours = [(bounds[1] - t0) / 3600.0, *[_SLOT_S / 3600.0] * (len(bounds) - 3),
+                 (t1 - bounds[-2]) / 3600.0]
+    else:
+        hours = [(b - a) / 3600.0 for a, b in pairwise(bounds)]
+    tf = forecast_from.timestamp() - 1e-6 if forecast_from is not None else math.inf
+    if None not in found and tf > bounds[-2]:
+        # Every price published and none forecast: the common case, without a pass per list.
+        return Horizon(starts=bounds[:-1], ends=bounds[1:], hours=hours,
+                       prices=found,  # type: ignore[arg-type]  # no None in it
+                       provisional=[False] * len(found), fallback_price=None,
+                       any_known=bool(found))
     known = [p for p in found if p is not None]
     unknown = [p is None for p in found]
     provisional = unknown
     if forecast_from is not None:
-        tf = forecast_from.timestamp() - 1e-6
         provisional = [u or b >= tf for u, b in zip(unknown, bounds, strict=False)]
     fallback: float | None = None
     if any(unknown):
@@ -98,7 +111,7 @@ def build_horizon(
     return Horizon(
         starts=bounds[:-1],
         ends=bounds[1:],
-        hours=[(b - a) / 3600.0 for a, b in pairwise(bounds)],
+        hours=hours,
         prices=[p for p in resolved if p is not None],
         provisional=provisional,
         fallback_price=fallback,

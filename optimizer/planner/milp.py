@@ -122,6 +122,11 @@ class _Lp:
         solver.setOptionValue("threads", 1)
         solver.setOptionValue("time_limit", time_limit_s)
         solver.setOptionValue("mip_rel_gap", 1e-5)
+        # HiGHS's defaults (1e-7 for rows, 1e-6 for bounds and integrality in a MIP) are as
+        # large as the 1e-6 kWh the plan treats as noise: a slot could hold its cap plus 5e-7
+        # kWh, or an "off" slot 7e-8 kWh that the plan then drops, missing the target by it.
+        solver.setOptionValue("primal_feasibility_tolerance", 1e-9)
+        solver.setOptionValue("mip_feasibility_tolerance", 1e-9)
         solver.passModel(lp)
         solver.run()
         status = solver.getModelStatus()

@@ -14,6 +14,7 @@ opportunistic energy or run constraints go to the MILP.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -63,19 +64,27 @@ def solve_min_power(problem: Problem) -> list[float]:
         on_low = sum(p_min * horizon.hours[i] for i in on)
         on_high = sum(p_max * horizon.hours[i] for i in on)
         on_cost = sum(prices[i] * p_min * horizon.hours[i] for i in on)
-        for k in range(len(whole) + 1):
+        # fewer whole slots than this cannot hold the need (one less, against rounding)
+        fewest = max(0, math.ceil((need - _TOL - on_high) / high) - 1)
+        for k in range(fewest, len(whole) + 1):
             if k * high + on_high < need - _TOL:
                 continue
             cost = base_cost[k] + on_cost
             rest = need - (k * low + on_low)
             if rest <= 0:
-                cost += overshoot_cost * -rest
+                cost, marginal = cost + overshoot_cost * -rest, -overshoot_cost
             else:
                 stop = position.get(k, len(merged)) if position is not None else k
-                cost += _fill_cost(rest, merged, room_sum, cost_sum, stop)
+                fill, marginal = _fill_cost(rest, merged, room_sum, cost_sum, stop)
+                cost += fill
             if best is None or cost < best[0] - 1e-12 or (
                     cost <= best[0] + 1e-12 and _earlier(whole, k, on, best)):
                 best = (cost, k, on)
+            # Switching on the next whole slots moves energy from the last kWh bought (at
+            # `marginal`) to slots that cost at least prices[whole[k]]: the cost of the energy
+            # is convex in its amount, so when that is no cheaper, no larger k is cheaper.
+            if k == len(whole) or marginal <= prices[whole[k]]:
+                break
     if best is None:
         return []
     _, k, on = best
@@ -122,23 +131,27 @@ def _merged(
 def _fill_cost(
     rest: float, merged: list[tuple[float, float, int]], room_sum: list[float],
     cost_sum: list[float], stop: int,
-) -> float:
-    """Cost of `rest` kWh above p_min, cheapest first, over the slots that are on.
+) -> tuple[float, float]:
+    """(cost, price of the last kWh) of `rest` kWh above p_min, cheapest first, over the slots
+    that are on.
 
     Whole slots of rank >= k are off; in price order they all come after `stop` (the position of
     rank k), so before it every slot is on and after it only partial slots are.
     """
     if room_sum[stop] >= rest:
         t = max(bisect_left(room_sum, rest - 1e-12, 0, stop + 1), 1)
-        return cost_sum[t - 1] + (rest - room_sum[t - 1]) * merged[t - 1][0]
+        price = merged[t - 1][0]
+        return cost_sum[t - 1] + (rest - room_sum[t - 1]) * price, price
     cost = cost_sum[stop]
     rest -= room_sum[stop]
+    marginal = merged[stop - 1][0] if stop else -math.inf
     for price, room, rank in merged[stop:]:
         if rank >= 0:
             continue
         take = min(room, rest)
         cost += take * price
         rest -= take
+        marginal = price
         if rest <= _TOL:
             break
-    return cost
+    return cost, marginal

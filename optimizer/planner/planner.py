@@ -7,10 +7,11 @@ cases and why each one behaves as it does.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import compress
+from itertools import accumulate, compress
 from operator import mul
 from typing import Literal
 
@@ -200,7 +201,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     energy = energy + [0.0] * (len(horizon) - usable)
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
     note = _price_note(result, horizon, options.unknown_price is not None)
-    return replace(result, reason=_join(result.reason, note))
+    return replace(result, reason=_join(result.reason, note)) if note else result
 
 
 def _earliest_first(problem: Problem) -> Problem:
@@ -233,8 +234,10 @@ def _solve(problem: Problem, time_limit_s: float) -> tuple[str, list[float], boo
 
 def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> str | None:
     """Why the plan charges when it does, where prices are not (all) published."""
+    if not any(horizon.provisional):  # first: the charging slots are objects made on demand
+        return None
     charging = result.charging_slots
-    if not charging or not any(horizon.provisional):
+    if not charging:
         return None
     first = charging[0].start.isoformat(timespec="minutes")
     if not horizon.any_known:
@@ -333,16 +336,13 @@ def _assemble(
     powers = [e / h if e > 0.0 and h > 0 else 0.0 for e, h in zip(energies, horizon.hours,
                                                                   strict=True)]
     floor = request.min_power_kw
-    for i, power in enumerate(powers):
-        if 0.0 < power < floor and power > floor - 1e-4:
-            powers[i] = floor  # a solver's rounding just below the floor
-            energies[i] = floor * horizon.hours[i]
-    socs = [request.soc_pct]
-    soc = request.soc_pct
-    for e in energies:
-        if e > 0.0:
-            soc = min(100.0, soc + e * pct_per_kwh)
-        socs.append(soc)
+    if floor > 0.0:
+        for i, power in enumerate(powers):
+            if 0.0 < power < floor and power > floor - 1e-4:
+                powers[i] = floor  # a solver's rounding just below the floor
+                energies[i] = floor * horizon.hours[i]
+    socs = _socs(request.soc_pct, energies, pct_per_kwh)
+    soc = socs[-1]
     total_energy = sum(energies)
     total_cost = sum(map(mul, energies, horizon.prices))
     provisional = any(compress(horizon.provisional, energies))  # a fallback price that charges
@@ -364,6 +364,21 @@ def _assemble(
         provisional=provisional,
         method=method,
     )
+
+
+def _socs(soc_pct: float, energies: list[float], pct_per_kwh: float) -> list[float]:
+    """The SoC at each slot boundary: it rises by `e * pct_per_kwh` in a slot that charges and
+    stops at 100 %.
+
+    The gains only add up, so the running sum capped at 100 is the capped SoC, made by C's
+    `accumulate` without a Python step per slot. Until the first slot that charges the SoC is
+    the one given (as given: an int stays an int).
+    """
+    first = next((i for i, e in enumerate(energies) if e > 0.0), len(energies))
+    rising = list(accumulate([e * pct_per_kwh for e in energies[first:]], initial=soc_pct))
+    full = bisect_right(rising, 100.0)
+    rising[full:] = [100.0] * (len(rising) - full)
+    return [soc_pct] * first + rising
 
 
 def _empty(request: PlanRequest, feasible: bool, reason: str) -> ChargePlan:
