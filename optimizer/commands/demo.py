@@ -146,14 +146,16 @@ async def _demo(workdir: Path, args: argparse.Namespace) -> None:
             link = codes.link(dashboard)
             printer.line("dashboard", f"dashboard: {dashboard} (log in once with {link})",
                          url=dashboard, login_link=link)
-            await _night(info, printer, clock, sim, car, password, ocpp_port, arrival)
+            await _night(info, printer, clock, sim, car, password, ocpp_port, arrival, stop)
         finally:
             stop.set()
             await asyncio.wait_for(service, 15)
 
 
 async def _night(info: Started, printer: Printer, clock: ScaledClock, sim: Simulator,
-                 car: Any, password: str, ocpp_port: int, arrival: datetime) -> None:
+                 car: Any, password: str, ocpp_port: int, arrival: datetime,
+                 stop: asyncio.Event) -> None:
+    """One evening to morning; ends early, quietly, when the service is stopped (Ctrl-C)."""
     station, receiver = await connect_station(f"ws://127.0.0.1:{ocpp_port}/ocpp", STATION_ID,
                                               password, clock)
     try:
@@ -177,7 +179,7 @@ async def _night(info: Started, printer: Printer, clock: ScaledClock, sim: Simul
                                      tzinfo=TZ)
         service = info.service
         next_report = arrival + timedelta(hours=1)
-        while clock.now() < departure:
+        while clock.now() < departure and not stop.is_set():
             await world.step()
             if clock.now() >= next_report:
                 next_report += timedelta(hours=1)
@@ -189,6 +191,9 @@ async def _night(info: Started, printer: Printer, clock: ScaledClock, sim: Simul
                                  soc_pct=view["soc_pct"], charging=view["charging"],
                                  car_soc_pct=round(car.soc_pct, 1))
             await asyncio.sleep(0.05)
+        if stop.is_set():  # SIGINT/SIGTERM: the service has stopped, the night with it
+            printer.line("stopped", "stopped before departure")
+            return
         await world.unplug()
         for _ in range(200):
             if not service.vehicles()[0]["plugged"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,27 @@ def test_demo_runs_a_night_and_saves_the_session() -> None:
     # the target by the morning, to the car's whole-percent display: at this speed the physics
     # moves in 4-minute strides (the exact check is the end-to-end test's)
     assert socs[-1] >= 79.0
+
+
+def test_sigterm_ends_the_demo_early_and_quietly() -> None:
+    """Ctrl-C or SIGTERM in the middle of the night: exit 0 within 10 s, a last `stopped` event,
+    and nothing on stderr (it used to race on to departure and fail publishing to the gone
+    broker with an 'unexpected RuntimeError')."""
+    if not os.path.exists(MOSQUITTO) or shutil.which("openssl") is None:
+        pytest.skip("the demo needs mosquitto and openssl")
+    demo = subprocess.Popen([str(CLI), "demo", "--speed", "100", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # wait for the plug-in, whatever the machine's speed
+            if json.loads(line)["event"] == "plugged_in":
+                break
+        demo.send_signal(signal.SIGTERM)
+        out, err = demo.communicate(timeout=10)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and events[-1]["event"] == "stopped"
+    assert "error" not in err
