@@ -291,9 +291,9 @@ def _live_prices(
     now: datetime, departure: datetime,
 ) -> tuple[Sequence[PriceSlot], datetime | None]:
     """A live tariff's cached prices plus the forecast past them, as the service plans on them
-    (`TariffPrices.planning_slots`), and where the forecast begins (None: not before departure).
+    (`planning_prices`), and where the forecast begins (None: not before departure).
     Nothing is fetched: `ev-optimizer prices` does that."""
-    from optimizer.prices.source import TariffPrices
+    from optimizer.prices.source import TariffPrices, planning_prices
 
     settings = tariff.feed_settings
     assert settings is not None
@@ -305,8 +305,7 @@ def _live_prices(
             f"no cached prices for the {settings.source} feed in {state_dir}; run "
             f"`ev-optimizer prices --tariff {tariff_path}{state}` first to fetch them"
         )
-    slots, forecast_from = prices.planning_slots(now, departure)
-    return slots, forecast_from if forecast_from < departure else None
+    return planning_prices(prices, now, departure)
 
 
 # --------------------------------------------------------------------------- batch

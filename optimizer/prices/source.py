@@ -9,6 +9,7 @@ caller marks those slots provisional and plans again when `refresh` brings the r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,8 @@ from optimizer.tariffs import PriceSeries, Tariff
 
 if TYPE_CHECKING:
     import httpx
+
+    from optimizer.ports import PriceSource
 
 FORECAST_DAYS = 3
 """A forecast further past the published prices than this says nothing worth planning on."""
@@ -115,3 +118,12 @@ class TariffPrices:
         slots = self._priced(extended).price_slots(start, end)
         return [s if s.price is None or not math.isnan(s.price) else
                 PriceSlot(s.start, s.end, None) for s in slots], max(known, start)
+
+
+def planning_prices(prices: PriceSource, start: datetime, end: datetime
+                    ) -> tuple[Sequence[PriceSlot], datetime | None]:
+    """Prices to plan `[start, end)` on, and where the forecast in them begins (None: none)."""
+    if isinstance(prices, TariffPrices):
+        slots, forecast_from = prices.planning_slots(start, end)
+        return slots, forecast_from if forecast_from < end else None
+    return prices.price_slots(start, end), None

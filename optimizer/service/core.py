@@ -24,9 +24,10 @@ from optimizer.config import ChargerConfig, Config, VehicleConfig
 from optimizer.model import ChargePlan, Notification, PriceSlot, VehicleEvent
 from optimizer.planner import PlanOptions, PlanRequest
 from optimizer.ports import Charger, Notifier, PlanExecutor, PriceSource, ScheduleCharger
+from optimizer.prices.source import planning_prices
 from optimizer.service.database import ServiceDatabase
 from optimizer.service.planning import VehiclePlanRequest, exceeds, plan_vehicles
-from optimizer.service.prices import planning_prices, prices_health
+from optimizer.service.prices import prices_health
 from optimizer.service.tell import vehicle_extras
 from optimizer.session import (
     ApplySchedule,

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from optimizer.config import Config
-from optimizer.model import PriceSlot
 from optimizer.ports import PriceSource
 from optimizer.prices.live import FeedStatus
 from optimizer.prices.refresher import keep_fresh
@@ -40,15 +38,6 @@ def open_prices(config: Config) -> PriceSource:
     if tariff.feed_settings is None:
         return tariff
     return TariffPrices.open(tariff, config.tariff.parent, config.state_dir)
-
-
-def planning_prices(prices: PriceSource, start: datetime, end: datetime
-                    ) -> tuple[Sequence[PriceSlot], datetime | None]:
-    """Prices to plan `[start, end)` on, and where the forecast in them begins (None: none)."""
-    if isinstance(prices, TariffPrices):
-        slots, forecast_from = prices.planning_slots(start, end)
-        return slots, forecast_from if forecast_from < end else None
-    return prices.price_slots(start, end), None
 
 
 def prices_health(prices: PriceSource, now: datetime) -> dict[str, Any]:
