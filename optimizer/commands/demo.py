@@ -86,29 +86,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--soc {args.soc:g} is out of range; use 0..79 (the target is 80)")
     if not args.debug:
         logging.getLogger("optimizer").setLevel(logging.WARNING)
-    _silence_solver_banner()
     with tempfile.TemporaryDirectory(prefix="ev-optimizer-demo-") as tmp:
         asyncio.run(_demo(Path(tmp), args))
     return 0
-
-
-def _silence_solver_banner() -> None:
-    """HiGHS prints a banner to fd 1 the first time a solver is made; make it now, into
-    /dev/null, so stdout holds only the demo's lines (and `--json` stays parseable)."""
-    import os
-
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        highspy.Highs()  # type: ignore[no-untyped-call]
-    finally:
-        os.dup2(saved, 1)
-        os.close(devnull)
-        os.close(saved)
 
 
 async def _demo(workdir: Path, args: argparse.Namespace) -> None:

@@ -18,14 +18,14 @@ the objective and add rows to the same instance, so each re-solve starts warm.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import highspy
 import numpy as np
 from numpy.typing import NDArray
+
+from optimizer.planner.milp import new_solver
 
 _INF = highspy.kHighsInf
 FloatArray = NDArray[np.float64]
@@ -95,8 +95,7 @@ class JointModel:
         self.col_u = m + 3 * nv
         self.columns = self.col_u + len(self.on_pairs)
         self.integer = len(self.on_pairs) > 0
-        self._highs = _quiet_highs()
-        self._highs.setOptionValue("output_flag", False)
+        self._highs = new_solver()
         self._highs.setOptionValue("threads", 1)
         self._highs.setOptionValue("time_limit", time_limit_s)
         self._highs.setOptionValue("primal_feasibility_tolerance", 1e-9)
@@ -231,21 +230,3 @@ class JointModel:
             return Solution(name, False, np.zeros(0), s.pairs, s.vehicles, None)
         gap = float(self._highs.getInfo().mip_gap) if self.integer else None
         return Solution(name, True, values, s.pairs, s.vehicles, gap)
-
-
-def _quiet_highs() -> Any:
-    """A Highs instance without the banner HiGHS writes to stdout on the first construction,
-    which would corrupt `--json` output; stdout is redirected at the file-descriptor level
-    because the banner comes from C++, not from Python."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no stdout at all: nothing to protect
-        return highspy.Highs()  # type: ignore[no-untyped-call]
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            return highspy.Highs()  # type: ignore[no-untyped-call]
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
