@@ -8,11 +8,9 @@ The JSON shape is a contract checked from outside; keep it stable:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
@@ -186,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{source}: {which} on a gap in the prices; fill the gap or drop "
                          f"{'those sessions' if len(uncovered) > 1 else 'that session'}")
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    with _native_stdout_to_stderr():
-        result = run_backtest(sessions, market, charger, _options(config), progress)
+    result = run_backtest(sessions, market, charger, _options(config), progress)
     if args.report is not None:
         write_report(args.report, result, publication.tz)
     if args.json:
@@ -195,24 +192,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_table(result))
     return 0
-
-
-@contextlib.contextmanager
-def _native_stdout_to_stderr() -> Iterator[None]:
-    """Keep stdout for our JSON: HiGHS prints its banner from C straight to file descriptor 1
-    when the planner needs the MILP (min-run or block options from --config)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (embedded use): nothing to protect
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _table(result: BacktestResult) -> str:
