@@ -23,6 +23,7 @@ from optimizer.errors import InputError
 from optimizer.planner.fleet import FleetPlan, FleetRequest, FleetVehicle, plan_fleet
 from optimizer.planner.plan_json import charging_slots_to_json
 from optimizer.price_series import read_price_csv
+from optimizer.times import parse_time
 
 MAX_HORIZON = timedelta(days=14)
 _TOP_KEYS = ("prices", "now", "site_max_power_kw", "vehicles")
@@ -149,15 +150,7 @@ def _number(value: Any, where: str, low: float, high: float, low_open: bool = Fa
 def _time(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise InputError(f"{where}: {json.dumps(value)} is not an ISO 8601 time string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{where}: {value!r} is not an ISO 8601 time; write e.g. 2024-03-05T18:00:00+01:00"
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InputError(f"{where}: {value!r} has no UTC offset; add one, e.g. +01:00")
-    return parsed
+    return parse_time(value, where)
 
 
 def fleet_to_json(result: FleetPlan) -> dict[str, Any]:
