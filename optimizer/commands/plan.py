@@ -27,7 +27,7 @@ from optimizer.planner import (
     check_horizon,
     plan,
 )
-from optimizer.planner.plan_json import charging_slots_to_json
+from optimizer.planner.plan_json import charging_slots_text
 from optimizer.ports import WallClock
 from optimizer.price_series import PriceSeries, read_price_csv
 from optimizer.textfiles import read_text
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 f"feed's published prices end; re-plan when newer prices are fetched")
         result = replace(result, reason=f"{note}; {result.reason}" if result.reason else note)
     if args.json:
-        print(dump_json(plan_to_json(result)))
+        print(plan_json_text(result))
     else:
         from optimizer.terminal_chart import render_plan
 
@@ -122,17 +122,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_to_json(result: ChargePlan) -> dict[str, Any]:
-    slots = charging_slots_to_json(result.slots)
-    return {
+def plan_json_text(result: ChargePlan) -> str:
+    """The plan as `plan --json` prints it (one batch line): the fields, then the slots' text."""
+    fields = dump_json({
         "feasible": result.feasible,
         "reason": result.reason,
         "energy_kwh": result.energy_kwh,
         "cost": result.cost,
         "soc_at_departure_pct": result.soc_at_departure_pct,
         "provisional": result.provisional,
-        "slots": slots,
-    }
+    })
+    return f'{fields[:-1]}, "slots": {charging_slots_text(result.slots)}}}'
+
+
+def plan_to_json(result: ChargePlan) -> dict[str, Any]:
+    """The same plan as JSON values, for a caller that embeds it (the service's views)."""
+    value: dict[str, Any] = json.loads(plan_json_text(result))
+    return value
 
 
 _ENCODER = json.JSONEncoder(allow_nan=False)
@@ -320,7 +326,7 @@ def _run_batch(path: Path) -> int:
         if not line.strip(" \t"):  # JSON's own whitespace; anything else is a bad request
             continue
         try:
-            result = dump_json(plan_to_json(_plan_line(path, number, line, cache)))
+            result = plan_json_text(_plan_line(path, number, line, cache))
         except UserError as exc:
             failed += 1
             result = dump_json({"error": printable(str(exc)), "line": number})
