@@ -9,9 +9,11 @@ happens once at the edges (config, CLI, adapters).
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import accumulate
 from typing import Any, overload
 
 SLOT = timedelta(minutes=15)
@@ -105,30 +107,55 @@ class SlotTable(Sequence[PlannedSlot]):
 
     A plan covers every slot to departure, most of them idle, and making ~100 frozen objects
     with two datetimes each took half the time of a plan; `plan --batch` reads only the slots
-    that charge. `socs` has one entry more than the slots: the SoC at each boundary.
+    that charge. The SoC at each boundary is worked out when a slot is first read: the battery
+    gains `energy * pct_per_kwh` in a slot that charges, up to 100 %.
     """
 
-    __slots__ = ("_ends", "_energies", "_powers", "_prices", "_provisional", "_socs",
-                 "_starts", "_tz")
+    __slots__ = ("_charging", "_ends", "_energies", "_pct_per_kwh", "_powers", "_prices",
+                 "_provisional", "_soc_pct", "_socs", "_starts", "_tz")
 
     def __init__(
         self, starts: Sequence[float], ends: Sequence[float], tz: tzinfo | None,
         powers: Sequence[float], energies: Sequence[float], prices: Sequence[float],
-        provisional: Sequence[bool], socs: Sequence[float],
+        provisional: Sequence[bool], soc_pct: float, pct_per_kwh: float,
+        charging: Sequence[int] | None = None,
     ) -> None:
+        """`charging`: the indices of the slots with power, if the caller has them."""
         self._starts, self._ends, self._tz = starts, ends, tz
         self._powers, self._energies, self._prices = powers, energies, prices
-        self._provisional, self._socs = provisional, socs
+        self._provisional, self._soc_pct, self._pct_per_kwh = provisional, soc_pct, pct_per_kwh
+        self._socs: list[float] | None = None
+        self._charging = (charging if charging is not None
+                          else [i for i, p in enumerate(powers) if p > 0])
+
+    def socs(self) -> list[float]:
+        """The SoC at each slot boundary (one entry more than the slots).
+
+        The gains only add up, so the running sum capped at 100 is the capped SoC, made by C's
+        `accumulate` without a Python step per slot. Until the first slot that charges the SoC
+        is the one given (as given: an int stays an int).
+        """
+        socs = self._socs
+        if socs is None:
+            energies, soc_pct = self._energies, self._soc_pct
+            first = next((i for i, e in enumerate(energies) if e > 0.0), len(energies))
+            socs = list(accumulate(map(self._pct_per_kwh.__rmul__, energies[first:]),
+                                   initial=soc_pct))
+            full = bisect_right(socs, 100.0)
+            socs[full:] = [100.0] * (len(socs) - full)
+            socs = self._socs = [soc_pct] * first + socs
+        return socs
 
     def __len__(self) -> int:
         return len(self._starts)
 
     def _slot(self, i: int) -> PlannedSlot:
+        socs = self.socs()
         return PlannedSlot(
             datetime.fromtimestamp(self._starts[i], self._tz),
             datetime.fromtimestamp(self._ends[i], self._tz),
             self._powers[i], self._energies[i], self._prices[i], self._provisional[i],
-            self._socs[i], self._socs[i + 1],
+            socs[i], socs[i + 1],
         )
 
     @overload
@@ -147,18 +174,17 @@ class SlotTable(Sequence[PlannedSlot]):
         return self._slot(index)
 
     def charging(self) -> tuple[PlannedSlot, ...]:
-        return tuple(self._slot(i) for i, p in enumerate(self._powers) if p > 0)
+        return tuple(self._slot(i) for i in self._charging)
 
     def charging_rows(
         self,
     ) -> list[tuple[float, float, float, float, float, bool]]:
         """(start and end in epoch seconds, power, energy, price, provisional) of each slot
         that charges, without making objects: what a JSON writer needs."""
-        return [
-            (self._starts[i], self._ends[i], p, self._energies[i], self._prices[i],
-             self._provisional[i])
-            for i, p in enumerate(self._powers) if p > 0
-        ]
+        starts, ends, powers = self._starts, self._ends, self._powers
+        energies, prices, provisional = self._energies, self._prices, self._provisional
+        return [(starts[i], ends[i], powers[i], energies[i], prices[i], provisional[i])
+                for i in self._charging]
 
     @property
     def tz(self) -> tzinfo | None:

@@ -21,6 +21,7 @@ from optimizer.errors import InputError, not_utf8, quoted
 from optimizer.model import SLOT, PriceWindow
 from optimizer.times import parse_time
 
+_WINDOWS_KEPT = 1024
 _COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
 
 
@@ -37,11 +38,16 @@ class PriceSeries:
     _grid: PriceWindow | None = field(init=False, repr=False, compare=False)
     """The whole series on the 15-minute grid, made by the first `price_slots`: each later
     window is two slices of it (a batch of 1,000 plans asks for 1,000 windows)."""
+    _windows: dict[tuple[int, int], PriceWindow] = field(init=False, repr=False, compare=False)
+    """The latest windows handed out, by (first grid slot, count): asked for the same window
+    again, the series hands out the same object, and the planner reuses the horizon it built on
+    it (`optimizer.planner.horizon`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start_stamps", tuple(s.timestamp() for s in self.starts))
         object.__setattr__(self, "end_stamps", tuple(e.timestamp() for e in self.ends))
         object.__setattr__(self, "_grid", None)
+        object.__setattr__(self, "_windows", {})
 
     def price_at(self, at: datetime) -> float | None:
         """The price of the interval containing `at`, or None outside the series."""
@@ -73,7 +79,14 @@ class PriceSeries:
         count = max(0, int(-(-(stop - at) // step)))
         if first < 0 or first + count > len(grid.starts):
             return self._walk(at, stop)  # reaches past the series: the None slots are made
-        return PriceWindow(grid.starts[first:first + count], grid.prices[first:first + count])
+        windows = self._windows
+        window = windows.get((first, count))
+        if window is None:
+            if len(windows) >= _WINDOWS_KEPT:
+                del windows[next(iter(windows))]  # the oldest
+            window = windows[first, count] = PriceWindow(grid.starts[first:first + count],
+                                                         grid.prices[first:first + count])
+        return window
 
     def _walk(self, at: float, stop: float) -> PriceWindow:
         """The grid slots from `at` (on the grid) until `stop`, walking the intervals once."""

@@ -254,7 +254,8 @@ def _from_args(
 
     # Without a config the planner's own defaults apply; PlanOptions carries the same option
     # names as [planner] (whose defaults come from it), without loading pydantic for a batch.
-    planner: PlannerConfig | PlanOptions = config.planner if config is not None else PlanOptions()
+    planner: PlannerConfig | PlanOptions = (config.planner if config is not None
+                                            else _DEFAULT_OPTIONS)
     if (args.mode or planner.mode) not in ("cheapest", "block"):
         raise InputError(f"mode: {quoted(args.mode)} is not a planning mode; use 'cheapest' or "
                          f"'block'")

@@ -17,24 +17,23 @@ _EPS = 1e-12
 
 def solve_greedy(problem: Problem) -> list[float]:
     horizon = problem.horizon
-    caps = problem.caps()
+    hours, prices = horizon.hours, horizon.prices
+    max_power_kw = problem.limit.max_power_kw  # no taper here: the cap is power x duration
     energy = list(problem.forced_kwh)
-    # (price, provisional, index) tuples sort in C, without a Python key call per slot
-    order = [i for _, _, i in sorted(zip(horizon.prices, horizon.provisional,
-                                         range(len(horizon)), strict=True))]
+    order = horizon.price_order()
     remaining = problem.need_kwh - sum(energy)
     for i in order:
         if remaining <= _EPS:
             break
-        take = min(caps[i] - energy[i], remaining)
+        take = min(max_power_kw * hours[i] - energy[i], remaining)
         if take > 0:
             energy[i] += take
             remaining -= take
     extra = min(problem.extra_kwh, problem.full_kwh - problem.need_kwh)
     for i in order:
-        if extra <= _EPS or horizon.prices[i] >= problem.extra_price_cap:
+        if extra <= _EPS or prices[i] >= problem.extra_price_cap:
             break
-        take = min(caps[i] - energy[i], extra)
+        take = min(max_power_kw * hours[i] - energy[i], extra)
         if take > 0:
             energy[i] += take
             extra -= take

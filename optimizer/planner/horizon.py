@@ -12,13 +12,20 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 
 from optimizer.model import SLOT, PriceSlot, PriceWindow
 
 _SLOT_S = SLOT.total_seconds()
+_SLOT_H = _SLOT_S / 3600.0
+_RECENT_LIMIT = 1024
+_recent: dict[tuple[int, datetime, datetime, datetime | None, float | None, datetime | None],
+              tuple[PriceWindow, Horizon]] = {}
+"""The horizons of the latest price windows: a batch plans many cars on one window, and the
+horizon and its price order are the same for all of them. Keyed by the window's identity (held
+here, so that the id stays its own) and the arguments that shape the horizon."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,32 @@ class Horizon:
     """The price used for unknown slots, or None when every price is known."""
     any_known: bool = True
     """False when no slot has a published price (then costs mean nothing)."""
+    _order: list[int] | None = field(default=None, init=False, repr=False, compare=False)
+    _whole: tuple[list[int], list[float], list[int]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def price_order(self) -> list[int]:
+        """The slots cheapest first; at one price a published price before a provisional one,
+        then the earlier slot. Made once: the plans on one price window share their horizon."""
+        order = self._order
+        if order is None:
+            # (price, provisional, index) tuples sort in C, without a Python key call per slot
+            order = [i for _, _, i in sorted(zip(self.prices, self.provisional,
+                                                 range(len(self.starts)), strict=True))]
+            object.__setattr__(self, "_order", order)
+        return order
+
+    def whole_and_partial(self) -> tuple[list[int], list[float], list[int]]:
+        """(the whole 15-minute slots in `price_order`, their prices, the shorter slots in time
+        order)."""
+        split = self._whole
+        if split is None:
+            full = [abs(h - _SLOT_H) < 1e-9 for h in self.hours]
+            whole = [i for i in self.price_order() if full[i]]
+            split = (whole, [self.prices[i] for i in whole],
+                     [i for i, is_whole in enumerate(full) if not is_whole])
+            object.__setattr__(self, "_whole", split)
+        return split
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -65,6 +98,28 @@ def build_horizon(
     hair, so that a known slot wins a tie): the plan then stays within the known prices whenever
     they suffice and uses unknown slots only when it must.
     """
+    if not isinstance(prices, PriceWindow):
+        return _build(prices, now, end, extra_boundary, unknown_price, forecast_from)
+    # aware datetimes compare and hash as instants, which is all a horizon depends on
+    key = (id(prices), now, end, extra_boundary, unknown_price, forecast_from)
+    found = _recent.get(key)
+    if found is not None and found[0] is prices:
+        return found[1]
+    horizon = _build(prices, now, end, extra_boundary, unknown_price, forecast_from)
+    if len(_recent) >= _RECENT_LIMIT:
+        del _recent[next(iter(_recent))]  # the oldest
+    _recent[key] = (prices, horizon)
+    return horizon
+
+
+def _build(
+    prices: Sequence[PriceSlot],
+    now: datetime,
+    end: datetime,
+    extra_boundary: datetime | None,
+    unknown_price: float | None,
+    forecast_from: datetime | None,
+) -> Horizon:
     t0 = now.timestamp()
     t1 = end.timestamp()
     first = (t0 // _SLOT_S + 1) * _SLOT_S

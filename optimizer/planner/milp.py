@@ -231,7 +231,10 @@ def solve_milp(problem: Problem, time_limit_s: float) -> MilpResult:
     values, status, optimal = lp.solve(time_limit_s)
     if not values:
         return MilpResult([], status, False)
-    if optimal and _late_among_fallbacks(horizon, caps, [values[col] for col in energy]):
+    # With one price everywhere any plan of the least energy is optimal and HiGHS's gap
+    # scatters them; the earliest leaves the most slack before departure.
+    if optimal and (horizon.uniform_price or _late_among_fallbacks(
+            horizon, caps, [values[col] for col in energy])):
         values = _earliest_of_equal_cost(lp, values, energy, time_limit_s)
     return MilpResult([max(values[col], 0.0) for col in energy], status, optimal)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from itertools import accumulate
+from operator import mul
 
 from optimizer.model import SLOT
 from optimizer.planner.problem import Problem
@@ -40,30 +41,28 @@ def applies(problem: Problem) -> bool:
 def solve_min_power(problem: Problem) -> list[float]:
     horizon = problem.horizon
     n = len(horizon)
-    prices = horizon.prices
+    prices, hours = horizon.prices, horizon.hours
     p_min, p_max = problem.min_power_kw, problem.limit.max_power_kw
     need = problem.need_kwh
     overshoot_cost = max(0.0, -min(prices, default=0.0)) + 1e-6
 
-    full = [abs(h - _FULL_H) < 1e-9 for h in horizon.hours]
-    # (price, index) tuples sort in C, without a Python key call per slot
-    whole = [i for _, i in sorted((prices[i], i) for i in range(n) if full[i])]
-    partial = [i for i in range(n) if not full[i]]
+    whole, whole_prices, partial = horizon.whole_and_partial()  # whole slots in price order
     low, high = p_min * _FULL_H, p_max * _FULL_H
-    base_cost = [0.0, *accumulate(prices[i] * low for i in whole)]
+    base_cost = [0.0, *accumulate(map(low.__mul__, whole_prices))]
 
     best: tuple[float, int, list[int]] | None = None
     for mask in range(1 << len(partial)):
         on = [partial[j] for j in range(len(partial)) if mask >> j & 1]
-        merged = _merged(whole, on, prices, horizon.hours, p_min, p_max)
-        room_sum = [0.0, *accumulate(room for _, room, _ in merged)]
-        cost_sum = [0.0, *accumulate(price * room for price, room, _ in merged)]
+        merged = _merged(whole, whole_prices, on, prices, hours, p_min, p_max)
+        merged_prices, rooms, ranks = merged
+        room_sum = [0.0, *accumulate(rooms)]
+        cost_sum = [0.0, *accumulate(map(mul, merged_prices, rooms))]
         # where each whole slot's rank sits in price order (itself when no partial slot is on)
-        position = ({rank: pos for pos, (_, _, rank) in enumerate(merged) if rank >= 0} if on
+        position = ({rank: pos for pos, rank in enumerate(ranks) if rank >= 0} if on
                     else None)
-        on_low = sum(p_min * horizon.hours[i] for i in on)
-        on_high = sum(p_max * horizon.hours[i] for i in on)
-        on_cost = sum(prices[i] * p_min * horizon.hours[i] for i in on)
+        on_low = sum(p_min * hours[i] for i in on)
+        on_high = sum(p_max * hours[i] for i in on)
+        on_cost = sum(prices[i] * p_min * hours[i] for i in on)
         # fewer whole slots than this cannot hold the need (one less, against rounding)
         fewest = max(0, math.ceil((need - _TOL - on_high) / high) - 1)
         for k in range(fewest, len(whole) + 1):
@@ -74,7 +73,7 @@ def solve_min_power(problem: Problem) -> list[float]:
             if rest <= 0:
                 cost, marginal = cost + overshoot_cost * -rest, -overshoot_cost
             else:
-                stop = position.get(k, len(merged)) if position is not None else k
+                stop = position.get(k, len(ranks)) if position is not None else k
                 fill, marginal = _fill_cost(rest, merged, room_sum, cost_sum, stop)
                 cost += fill
             if best is None or cost < best[0] - 1e-12 or (
@@ -83,7 +82,7 @@ def solve_min_power(problem: Problem) -> list[float]:
             # Switching on the next whole slots moves energy from the last kWh bought (at
             # `marginal`) to slots that cost at least prices[whole[k]]: the cost of the energy
             # is convex in its amount, so when that is no cheaper, no larger k is cheaper.
-            if k == len(whole) or marginal <= prices[whole[k]]:
+            if k == len(whole) or marginal <= whole_prices[k]:
                 break
     if best is None:
         return []
@@ -92,13 +91,13 @@ def solve_min_power(problem: Problem) -> list[float]:
     for i in whole[:k]:
         energy[i] = low
     for i in on:
-        energy[i] = p_min * horizon.hours[i]
+        energy[i] = p_min * hours[i]
     rest = need - sum(energy)
-    chosen = set(whole[:k]) | set(on)
-    for i in sorted(chosen, key=lambda i: (prices[i], i)):
+    # (price, index) tuples sort in C, without a Python key call per slot
+    for _, i in sorted([(prices[i], i) for i in whole[:k]] + [(prices[i], i) for i in on]):
         if rest <= _TOL:
             break
-        take = min(p_max * horizon.hours[i] - energy[i], rest)
+        take = min(p_max * hours[i] - energy[i], rest)
         energy[i] += take
         rest -= take
     return energy
@@ -115,21 +114,25 @@ def _earlier(whole: list[int], k: int, on: list[int], best: tuple[float, int, li
 
 
 def _merged(
-    whole: list[int], on: list[int], prices: list[float], hours: list[float], p_min: float,
-    p_max: float,
-) -> list[tuple[float, float, int]]:
-    """(price, room above p_min, rank among whole slots or -1) for every candidate, by price."""
+    whole: list[int], whole_prices: list[float], on: list[int], prices: list[float],
+    hours: list[float], p_min: float, p_max: float,
+) -> tuple[list[float], list[float], list[int]]:
+    """Price, room above p_min, and rank among the whole slots (-1: a partial slot) of every
+    candidate, cheapest first (then the earlier slot), as three parallel lists."""
     room = (p_max - p_min) * _FULL_H
+    count = len(whole_prices)
     if not on:  # the whole slots are in price order already
-        return [(prices[i], room, rank) for rank, i in enumerate(whole)]
-    items = [(prices[i], i, room, rank) for rank, i in enumerate(whole)]
+        return whole_prices, [room] * count, list(range(count))
+    pairs = enumerate(zip(whole_prices, whole, strict=True))
+    items = [(price, i, room, rank) for rank, (price, i) in pairs]
     items += [(prices[i], i, (p_max - p_min) * hours[i], -1) for i in on]
     items.sort(key=lambda item: (item[0], item[1]))
-    return [(price, room, rank) for price, _, room, rank in items]
+    return ([item[0] for item in items], [item[2] for item in items],
+            [item[3] for item in items])
 
 
 def _fill_cost(
-    rest: float, merged: list[tuple[float, float, int]], room_sum: list[float],
+    rest: float, merged: tuple[list[float], list[float], list[int]], room_sum: list[float],
     cost_sum: list[float], stop: int,
 ) -> tuple[float, float]:
     """(cost, price of the last kWh) of `rest` kWh above p_min, cheapest first, over the slots
@@ -138,14 +141,15 @@ def _fill_cost(
     Whole slots of rank >= k are off; in price order they all come after `stop` (the position of
     rank k), so before it every slot is on and after it only partial slots are.
     """
+    merged_prices, rooms, ranks = merged
     if room_sum[stop] >= rest:
         t = max(bisect_left(room_sum, rest - 1e-12, 0, stop + 1), 1)
-        price = merged[t - 1][0]
+        price = merged_prices[t - 1]
         return cost_sum[t - 1] + (rest - room_sum[t - 1]) * price, price
     cost = cost_sum[stop]
     rest -= room_sum[stop]
-    marginal = merged[stop - 1][0] if stop else -math.inf
-    for price, room, rank in merged[stop:]:
+    marginal = merged_prices[stop - 1] if stop else -math.inf
+    for price, room, rank in zip(merged_prices[stop:], rooms[stop:], ranks[stop:], strict=True):
         if rank >= 0:
             continue
         take = min(room, rest)

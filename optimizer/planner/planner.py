@@ -7,11 +7,10 @@ cases and why each one behaves as it does.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import accumulate, compress
+from itertools import compress
 from operator import mul
 from typing import Literal
 
@@ -77,39 +76,43 @@ def validate_request(request: PlanRequest, options: PlanOptions | None = None) -
     require_aware("now", request.now)
     require_aware("departure", request.departure)
     check_horizon(request.now, request.departure)
-    checks: list[tuple[bool, str, float, str]] = [
-        (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, "a percentage 0..100"),
+    # (ok, name, value, expected): the texts are made only for a check that fails
+    checks: list[tuple[bool, str, float, Callable[[], str]]] = [
+        (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, lambda: "a percentage 0..100"),
         (0.0 <= request.target_soc_pct <= 100.0, "target", request.target_soc_pct,
-         "a percentage 0..100"),
+         lambda: "a percentage 0..100"),
         (0.0 < request.capacity_kwh < math.inf, "capacity", request.capacity_kwh,
-         "a positive kWh value"),
+         lambda: "a positive kWh value"),
         (0.0 < request.max_power_kw < math.inf, "max_power", request.max_power_kw,
-         "a positive kW value"),
+         lambda: "a positive kW value"),
         (0.0 <= request.min_power_kw <= request.max_power_kw, "min_power", request.min_power_kw,
-         f"between 0 and max_power ({request.max_power_kw:g} kW)"),
+         lambda: f"between 0 and max_power ({request.max_power_kw:g} kW)"),
         (0.0 < request.efficiency <= 1.0, "efficiency", request.efficiency,
-         "a fraction in (0, 1], e.g. 0.9"),
+         lambda: "a fraction in (0, 1], e.g. 0.9"),
         *((0.0 <= p.soc_pct <= 100.0 and 0.0 <= p.power_kw < math.inf, "taper", p.power_kw,
-           "SoC points 0..100 with a finite power") for p in request.taper),
+           lambda: "SoC points 0..100 with a finite power") for p in request.taper),
     ]
     if options is not None:
         checks += [
-            (options.min_run_minutes >= 0, "min_run", options.min_run_minutes, "minutes >= 0"),
-            (options.buffer_minutes >= 0, "buffer", options.buffer_minutes, "minutes >= 0"),
+            (options.min_run_minutes >= 0, "min_run", options.min_run_minutes,
+             lambda: "minutes >= 0"),
+            (options.buffer_minutes >= 0, "buffer", options.buffer_minutes,
+             lambda: "minutes >= 0"),
             (0.0 <= options.start_penalty < math.inf, "start_penalty", options.start_penalty,
-             "a finite cost >= 0"),
+             lambda: "a finite cost >= 0"),
             (0.0 <= options.min_soc_pct <= 100.0, "min_soc", options.min_soc_pct,
-             "a percentage 0..100"),
+             lambda: "a percentage 0..100"),
             (math.isfinite(options.opportunistic_price_cap), "price_cap",
-             options.opportunistic_price_cap, "a finite price"),
+             options.opportunistic_price_cap, lambda: "a finite price"),
         ]
         for name, optional in (("opportunistic_limit", options.opportunistic_limit_soc_pct),
                                ("unknown_price", options.unknown_price)):
             if optional is not None:
-                checks.append((math.isfinite(optional), name, optional, "a finite number"))
+                checks.append((math.isfinite(optional), name, optional,
+                               lambda: "a finite number"))
     for ok, name, value, expected in checks:
         if not ok:
-            raise InputError(f"{name}: {value:g} is not valid; use {expected}")
+            raise InputError(f"{name}: {value:g} is not valid; use {expected()}")
 
 
 def check_horizon(now: datetime, departure: datetime) -> None:
@@ -187,7 +190,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
         single_block=options.mode == "block",
         charging_now=options.charging_now,
     )
-    if horizon.uniform_price:
+    if problem.is_linear and horizon.uniform_price:
         problem = _earliest_first(problem)
     method, energy, optimal = _solve(problem, options.time_limit_s)
     if not energy:  # never expected once the target is reachable; honest if it happens
@@ -205,12 +208,15 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
 
 
 def _earliest_first(problem: Problem) -> Problem:
-    """The same problem with each slot priced by its position: the earliest plan wins.
+    """The same linear problem with each slot priced by its position: the earliest plan wins.
 
     When every slot costs the same (no price is published, a flat tariff, one fallback price
     everywhere), the earliest plan is as cheap as any and leaves the most slack before
-    departure; the solvers' own tie-breaking is lost within HiGHS's optimality gap, which
-    scatters the slots. Opportunistic energy is then worth taking in every slot or in none.
+    departure. Opportunistic energy is then worth taking in every slot or in none.
+    Only for a linear problem, whose energy is the need: with a minimum power a plan may
+    overshoot the need, and the overshoot costs real money, which prices by position would hide
+    (the minimum-power solver breaks ties towards the earliest slots itself, the MILP with a
+    second solve).
     """
     n = len(problem.horizon)
     price = problem.horizon.prices[0] if n else 0.0
@@ -288,11 +294,15 @@ def _asap(
     energy = [0.0] * len(horizon)
     soc = soc_pct
     remaining = wanted_kwh
+    hours = horizon.hours
+    tapered = bool(limit.lines)
+    max_power_kw = limit.max_power_kw  # without a taper, a slot's cap is power x duration
     for i in range(usable):
         if remaining <= ENERGY_RESOLUTION_KWH or soc >= 100.0:
             break
-        take = min(limit.max_energy(horizon.hours[i], soc, pct_per_kwh), remaining,
-                   (100.0 - soc) / pct_per_kwh)
+        cap = (limit.max_energy(hours[i], soc, pct_per_kwh) if tapered
+               else max_power_kw * hours[i])
+        take = min(cap, remaining, (100.0 - soc) / pct_per_kwh)
         energy[i] = take
         remaining -= take
         soc += take * pct_per_kwh
@@ -331,18 +341,26 @@ def _assemble(
     feasible: bool, reason: str | None, method: str,
 ) -> ChargePlan:
     # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
-    # (Comprehensions rather than one loop of appends: this runs for every slot of every plan.)
-    energies = [e if e > ENERGY_RESOLUTION_KWH else 0.0 for e in energy]
-    powers = [e / h if e > 0.0 and h > 0 else 0.0 for e, h in zip(energies, horizon.hours,
-                                                                  strict=True)]
+    # Only the slots that charge are visited one by one: most of a horizon is idle.
+    charging = [i for i, e in enumerate(energy) if e > ENERGY_RESOLUTION_KWH]
+    energies = [0.0] * len(energy)
+    powers = [0.0] * len(energy)
+    hours = horizon.hours
     floor = request.min_power_kw
-    if floor > 0.0:
-        for i, power in enumerate(powers):
+    soc = request.soc_pct
+    for i in charging:
+        e = energy[i]
+        h = hours[i]
+        if h > 0:
+            power = e / h
             if 0.0 < power < floor and power > floor - 1e-4:
-                powers[i] = floor  # a solver's rounding just below the floor
-                energies[i] = floor * horizon.hours[i]
-    socs = _socs(request.soc_pct, energies, pct_per_kwh)
-    soc = socs[-1]
+                power = floor  # a solver's rounding just below the floor
+                e = floor * h
+            powers[i] = power
+        energies[i] = e
+        soc += e * pct_per_kwh  # in the order of SlotTable.socs, so the same last SoC
+    if soc > 100.0:
+        soc = 100.0
     total_energy = sum(energies)
     total_cost = sum(map(mul, energies, horizon.prices))
     provisional = any(compress(horizon.provisional, energies))  # a fallback price that charges
@@ -360,25 +378,11 @@ def _assemble(
         energy_kwh=total_energy,
         cost=total_cost,
         slots=SlotTable(horizon.starts, horizon.ends, request.now.tzinfo, powers, energies,
-                        horizon.prices, horizon.provisional, socs),
+                        horizon.prices, horizon.provisional, request.soc_pct, pct_per_kwh,
+                        [i for i in charging if powers[i] > 0]),
         provisional=provisional,
         method=method,
     )
-
-
-def _socs(soc_pct: float, energies: list[float], pct_per_kwh: float) -> list[float]:
-    """The SoC at each slot boundary: it rises by `e * pct_per_kwh` in a slot that charges and
-    stops at 100 %.
-
-    The gains only add up, so the running sum capped at 100 is the capped SoC, made by C's
-    `accumulate` without a Python step per slot. Until the first slot that charges the SoC is
-    the one given (as given: an int stays an int).
-    """
-    first = next((i for i, e in enumerate(energies) if e > 0.0), len(energies))
-    rising = list(accumulate([e * pct_per_kwh for e in energies[first:]], initial=soc_pct))
-    full = bisect_right(rising, 100.0)
-    rising[full:] = [100.0] * (len(rising) - full)
-    return [soc_pct] * first + rising
 
 
 def _empty(request: PlanRequest, feasible: bool, reason: str) -> ChargePlan:

@@ -219,3 +219,25 @@ def test_equal_prices_charge_from_now_even_in_the_last_minutes_of_a_slot(
     result = plan(request, PlanOptions())
     assert result.feasible
     assert result.charging_slots[0].start == now
+
+
+@pytest.mark.parametrize("min_run_minutes", [0, 30])
+def test_one_price_everywhere_with_a_minimum_power_buys_the_least_energy(
+    min_run_minutes: int,
+) -> None:
+    """With a minimum power the energy is not fixed: a slot on at 17 kW may overshoot the need.
+    Prices by position (the earliest plan wins) made the overshoot in the first slot look
+    free, so the plan bought 25.2 kWh where 21.5 kWh do; the cheapest plan comes first, and of
+    the cheapest the earliest (found by hypothesis against the MILP reference)."""
+    now = datetime(2024, 3, 5, 17, 1, tzinfo=UTC)
+    request = PlanRequest(
+        now=now, departure=now + timedelta(hours=2), soc_pct=0.0, target_soc_pct=37.0,
+        capacity_kwh=58.0, max_power_kw=17.0, min_power_kw=17.0, efficiency=1.0,
+        prices=slots([0.01] * 4, datetime(2024, 3, 5, 17, tzinfo=UTC)),
+    )
+    result = plan(request, PlanOptions(min_run_minutes=min_run_minutes))
+    need_kwh = 0.37 * 58.0
+    # the whole quarters 17:15-18:15 (4 x 4.25 kWh) and the 16 minutes to 19:01 (4.53 kWh)
+    assert result.energy_kwh == pytest.approx(17.0 + 17.0 * 16 / 60, abs=1e-6)
+    assert need_kwh <= result.energy_kwh < need_kwh + 0.1
+    assert result.cost == pytest.approx(0.01 * result.energy_kwh, rel=1e-9)
