@@ -19,7 +19,7 @@ from typing import TextIO
 from optimizer.bounds import PRICE
 from optimizer.errors import InputError, not_utf8, quoted
 from optimizer.model import SLOT, PriceWindow
-from optimizer.times import parse_time
+from optimizer.times import FIRST_YEAR, LAST_YEAR, parse_time
 
 _WINDOWS_KEPT = 1024
 _COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
@@ -108,7 +108,9 @@ class PriceSeries:
                 count = max(1, int(-(-(min(upto, stop) - at) // step)))
                 out_prices.extend([None] * count)
             at += count * step
-        out_starts = [first + k * step for k in range(len(out_prices))]
+        # grid stamps are multiples of 900 s, so whole-number steps give the same floats
+        out_starts = list(map(float, range(int(first), int(first + len(out_prices) * step),
+                                           int(step))))
         return PriceWindow(out_starts, out_prices)
 
 
@@ -158,38 +160,32 @@ def _read_price_rows(
         at, at_price = header.index(time_column), header.index(price_column)
         at_end = header.index(end_column) if end_column is not None and end_column in header \
             else None
+        width = len(header)
+        fromiso = datetime.fromisoformat
+        low, high = PRICE.low, PRICE.high
         for row in reader:
             if not row:  # a blank line, which DictReader skipped as well
                 continue
-            where = f"{path}:{reader.line_num}"
-            if len(row) != len(header):
-                raise InputError(
-                    f"{where}: {len(row)} fields but the header has {len(header)}; write "
-                    f"decimals with a point (0.30, not 0,30) and quote fields that contain commas"
-                )
-            start = parse_time(row[at], f"{where}: {time_column}").astimezone(UTC)
-            raw_price = row[at_price].strip()
+            # The common row is taken without a message made for it: the right width, a start
+            # with an offset in a sane year, a price in range, no end. Any other row goes to
+            # `_checked_row`, which checks it again and names what is wrong.
             try:
-                price = float(raw_price) * scale
-            except ValueError:
-                raise InputError(
-                    f"{where}: {price_column} {quoted(raw_price)} is not a number; "
-                    f"write a decimal such as 0.2815"
-                ) from None
-            if not PRICE.contains(price):
-                raise InputError(
-                    f"{where}: {price_column} {quoted(raw_price)} is out of range; use "
-                    f"{PRICE.describe()}"
-                )
+                start = fromiso(row[at])
+                price = float(row[at_price]) * scale
+            except (ValueError, IndexError):
+                start = None
             end = None
-            if at_end is not None and row[at_end].strip():
-                end = parse_time(row[at_end], f"{where}: {end_column}").astimezone(UTC)
-                if end <= start:
-                    raise InputError(f"{where}: end is not after start")
+            if (start is None or len(row) != width or start.utcoffset() is None
+                    or not FIRST_YEAR <= start.year <= LAST_YEAR or not low <= price <= high
+                    or (at_end is not None and row[at_end].strip())):
+                start, end, price = _checked_row(
+                    f"{path}:{reader.line_num}", row, header, (at, at_price, at_end), scale)
+            else:
+                start = start.astimezone(UTC)
             if starts and start <= starts[-1]:
                 raise InputError(
-                    f"{where}: {time_column} {quoted(row[at])} is not after the "
-                    f"previous row; sort the file by time and remove duplicates"
+                    f"{path}:{reader.line_num}: {time_column} {quoted(row[at])} is not after "
+                    f"the previous row; sort the file by time and remove duplicates"
                 )
             starts.append(start)
             ends.append(end)
@@ -199,6 +195,39 @@ def _read_price_rows(
     if not starts:
         raise InputError(f"{path}: no price rows; the file needs at least one")
     return PriceSeries(tuple(starts), _fill_ends(path, starts, ends), tuple(prices))
+
+
+def _checked_row(
+    where: str, row: list[str], header: list[str], columns: tuple[int, int, int | None],
+    scale: float,
+) -> tuple[datetime, datetime | None, float]:
+    """(start, end or None, price) of one row, or the error that names what is wrong with it."""
+    at, at_price, at_end = columns
+    if len(row) != len(header):
+        raise InputError(
+            f"{where}: {len(row)} fields but the header has {len(header)}; write "
+            f"decimals with a point (0.30, not 0,30) and quote fields that contain commas"
+        )
+    start = parse_time(row[at], f"{where}: {header[at]}").astimezone(UTC)
+    raw_price = row[at_price].strip()
+    try:
+        price = float(raw_price) * scale
+    except ValueError:
+        raise InputError(
+            f"{where}: {header[at_price]} {quoted(raw_price)} is not a number; "
+            f"write a decimal such as 0.2815"
+        ) from None
+    if not PRICE.contains(price):
+        raise InputError(
+            f"{where}: {header[at_price]} {quoted(raw_price)} is out of range; use "
+            f"{PRICE.describe()}"
+        )
+    end = None
+    if at_end is not None and row[at_end].strip():
+        end = parse_time(row[at_end], f"{where}: {header[at_end]}").astimezone(UTC)
+        if end <= start:
+            raise InputError(f"{where}: end is not after start")
+    return start, end, price
 
 
 def _header_names(header: Sequence[str]) -> str:
@@ -213,6 +242,10 @@ def _header_names(header: Sequence[str]) -> str:
 def _fill_ends(
     path: Path, starts: list[datetime], ends: list[datetime | None]
 ) -> tuple[datetime, ...]:
+    if ends.count(None) == len(ends) and len(starts) > 1:
+        # No end column: each slot lasts until the next starts (the starts rise, so nothing
+        # overlaps), the last one as long as the one before it.
+        return (*starts[1:], starts[-1] + (starts[-1] - starts[-2]))
     filled: list[datetime] = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         if end is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from functools import lru_cache
 from math import isfinite
 from typing import Any
 
@@ -24,10 +23,26 @@ from optimizer.model import PlannedSlot, SlotTable
 _PROVISIONAL_END = ', "provisional": true}'
 
 
-@lru_cache(maxsize=16384)
+_HEADS_KEPT = 50_000
+_heads: dict[tzinfo | None, dict[float, tuple[float, str]]] = {}
+"""A slot's text up to its power, by zone and start (with the end it was made for). Plain
+dicts of numbers and strings: the garbage collector does not track them, where the tuples and
+links of an `lru_cache` of 16,000 entries made it walk them in each collection."""
+
+
 def _slot_head(start: float, end: float, tz: tzinfo | None) -> str:
-    return (f'{{"start": "{datetime.fromtimestamp(start, tz).isoformat()}", '
+    by_start = _heads.get(tz)
+    if by_start is None:
+        by_start = _heads[tz] = {}
+    found = by_start.get(start)
+    if found is not None and found[0] == end:
+        return found[1]
+    head = (f'{{"start": "{datetime.fromtimestamp(start, tz).isoformat()}", '
             f'"end": "{datetime.fromtimestamp(end, tz).isoformat()}", "power_kw": ')
+    if len(by_start) >= _HEADS_KEPT:
+        by_start.clear()
+    by_start[start] = (end, head)
+    return head
 
 
 def _head(slot: PlannedSlot) -> str:

@@ -20,7 +20,6 @@ from optimizer.model import ChargePlan, PriceSlot, SlotTable, TaperPoint, requir
 from optimizer.planner import minpower
 from optimizer.planner.greedy import solve_greedy
 from optimizer.planner.horizon import Horizon, build_horizon, provisional_note, to_datetime
-from optimizer.planner.milp import solve_milp
 from optimizer.planner.problem import Problem
 from optimizer.planner.taper import PowerLimit, power_limit
 
@@ -234,6 +233,10 @@ def _solve(problem: Problem, time_limit_s: float) -> tuple[str, list[float], boo
         return "greedy", solve_greedy(problem), True
     if minpower.applies(problem):
         return "min-power", minpower.solve_min_power(problem), True
+    # Imported here: most plans never need it, and with ctypes and its HiGHS set-up it is a
+    # fifth of the start-up of `plan --batch`.
+    from optimizer.planner.milp import solve_milp
+
     found = solve_milp(problem, time_limit_s)
     return f"highs ({found.status})", found.energy_kwh, found.optimal
 

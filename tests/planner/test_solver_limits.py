@@ -10,7 +10,6 @@ import pytest
 from optimizer.model import ChargePlan
 from optimizer.planner import PlanOptions, PlanRequest, plan
 from optimizer.planner import milp as milp_module
-from optimizer.planner import planner as planner_module
 from optimizer.planner.milp import MilpResult
 from optimizer.planner.problem import Problem
 from optimizer.tariffs import PriceSeries
@@ -38,7 +37,7 @@ def test_highs_at_its_time_limit_is_never_optimal(
         captured.append(problem)
         return real(problem, time_limit_s)
 
-    monkeypatch.setattr(planner_module, "solve_milp", spy)
+    monkeypatch.setattr(milp_module, "solve_milp", spy)
     plan(_week(de_lu), HARD)
     found = milp_module.solve_milp(captured[0], time_limit_s=0.0)
     assert found.status == "Time limit reached"
@@ -54,7 +53,7 @@ def test_a_time_limited_plan_says_it_may_not_be_optimal(
         best = real(problem, time_limit_s)  # a real incumbent, as HiGHS would hold one
         return replace(best, status="Time limit reached", optimal=False)
 
-    monkeypatch.setattr(planner_module, "solve_milp", stopped_early)
+    monkeypatch.setattr(milp_module, "solve_milp", stopped_early)
     result = plan(_week(de_lu), replace(HARD, time_limit_s=3.0))
     assert result.feasible is True
     assert result.soc_at_departure_pct == pytest.approx(100.0)
