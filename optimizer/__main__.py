@@ -1,5 +1,5 @@
 """`python -m optimizer` is the same as the `ev-optimizer` console script."""
 
-from optimizer.cli import main
+from optimizer.cli import run
 
-raise SystemExit(main())
+run()

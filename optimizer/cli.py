@@ -9,13 +9,14 @@ unless `--debug` is given.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
-import logging
 import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import optimizer.commands
 from optimizer import __version__
@@ -73,10 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(_command_module(argv)).parse_args(argv)
     except UsageError as exc:
         return _report(exc, wants_json)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.debug or getattr(args, "logs", True):
+        # A command that logs nothing (`plan`) sets `logs=False`: importing logging is a
+        # tenth of its start-up. A stray warning still reaches stderr, as Python prints it.
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if args.debug else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     handler: Handler = args.handler
     try:
         return handler(args)
@@ -101,6 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": message}))
         print(f"error: {message}", file=sys.stderr)
         return 1
+
+
+def run() -> NoReturn:
+    """The process entry (`ev-optimizer`, `python -m optimizer`): `main`, then exit."""
+    code = main()
+    # Exiting, the interpreter walks every object still alive in one last collection: the
+    # imports, and a batch's caches. Frozen, they are left to the OS (a tenth of the time of a
+    # `plan --batch`); the atexit handlers and the flush of stdout still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 def _report(exc: UserError, wants_json: bool) -> int:
