@@ -192,7 +192,10 @@ _DEFAULT_OPTIONS = PlanOptions()
 
 def _first(*values: Any) -> Any:
     """The first value that is given (not None): a flag before the config before a default."""
-    return next((value for value in values if value is not None), None)
+    for value in values:  # a loop, not next(genexpr): this runs nine times per batch line
+        if value is not None:
+            return value
+    return None
 
 
 def _pick(flag: Any, fallback: Any, name: str) -> Any:

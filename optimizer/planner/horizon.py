@@ -44,6 +44,7 @@ class Horizon:
     _order: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _whole: tuple[list[int], list[float], list[int]] | None = field(
         default=None, init=False, repr=False, compare=False)
+    _uniform: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def price_order(self) -> list[int]:
         """The slots cheapest first; at one price a published price before a provisional one,
@@ -74,7 +75,11 @@ class Horizon:
     @property
     def uniform_price(self) -> bool:
         """True when every slot costs the same, so that no slot is cheaper than another."""
-        return not self.prices or min(self.prices) == max(self.prices)
+        uniform = self._uniform
+        if uniform is None:
+            uniform = not self.prices or min(self.prices) == max(self.prices)
+            object.__setattr__(self, "_uniform", uniform)
+        return uniform
 
     def first_after(self, at: float) -> int:
         """Index of the first slot that starts at or after `at` (len when none)."""

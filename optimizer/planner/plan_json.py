@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from math import isfinite
 from typing import Any
 
 from optimizer.model import PlannedSlot, SlotTable
 
+_EPOCH = date(1970, 1, 1)
 _PROVISIONAL_END = ', "provisional": true}'
 
 
@@ -37,12 +38,42 @@ def _slot_head(start: float, end: float, tz: tzinfo | None) -> str:
     found = by_start.get(start)
     if found is not None and found[0] == end:
         return found[1]
-    head = (f'{{"start": "{datetime.fromtimestamp(start, tz).isoformat()}", '
-            f'"end": "{datetime.fromtimestamp(end, tz).isoformat()}", "power_kw": ')
+    head = f'{{"start": "{iso_text(start, tz)}", "end": "{iso_text(end, tz)}", "power_kw": '
     if len(by_start) >= _HEADS_KEPT:
         by_start.clear()
     by_start[start] = (end, head)
     return head
+
+
+_DAY_S = 86_400
+_dates: dict[int, str] = {}
+_clock_texts: dict[tuple[int, tzinfo], str] = {}
+_offsets: dict[tzinfo, int] = {}
+
+
+def iso_text(stamp: float, tz: tzinfo | None) -> str:
+    """`datetime.fromtimestamp(stamp, tz).isoformat()`, five times faster for the common case.
+
+    A batch makes some 12,000 of these, at 1.5 µs each. For a fixed offset (`timezone`, what
+    an ISO time with an offset parses to) and a whole second, the text is the local date and
+    the clock time with the offset, each made once and looked up after that; any other zone
+    or time (DST rules, microseconds) goes through `datetime` itself.
+    """
+    if type(tz) is not timezone or stamp % 1.0 or tz.utcoffset(None).microseconds:
+        return datetime.fromtimestamp(stamp, tz).isoformat()
+    offset = _offsets.get(tz)
+    if offset is None:
+        offset = _offsets[tz] = int(tz.utcoffset(None).total_seconds())
+    day, second = divmod(int(stamp) + offset, _DAY_S)
+    date_text = _dates.get(day)
+    if date_text is None:
+        date_text = _dates[day] = (_EPOCH + timedelta(days=day)).isoformat()
+    clock = _clock_texts.get((second, tz))
+    if clock is None:
+        # the clock time and the offset as isoformat writes them, from a datetime at that time
+        at = datetime.combine(_EPOCH, time(second // 3600, second // 60 % 60, second % 60), tz)
+        clock = _clock_texts[second, tz] = at.isoformat()[10:]
+    return date_text + clock
 
 
 def _head(slot: PlannedSlot) -> str:

@@ -159,7 +159,8 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
     reason: str | None = None
     usable = usable_buffered
     asap = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable_full, need_kwh)
-    if sum(asap[:usable_buffered]) < need_kwh - ENERGY_RESOLUTION_KWH:
+    by_deadline = asap if usable_buffered == usable_full else asap[:usable_buffered]
+    if sum(by_deadline) < need_kwh - ENERGY_RESOLUTION_KWH:
         if sum(asap) < need_kwh - ENERGY_RESOLUTION_KWH:
             return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh)
         usable = usable_full
@@ -168,15 +169,18 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
             f"cannot be reached earlier"
         )
 
-    forced = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable, min_kwh)
+    forced = (_asap(horizon, limit, request.soc_pct, pct_per_kwh, usable, min_kwh)
+              if min_kwh > ENERGY_RESOLUTION_KWH else [0.0] * usable_full)
+    if usable < usable_full:
+        forced = forced[:usable]
     min_run_slots = -(-options.min_run_minutes // 15) if options.min_run_minutes else 1
     min_power_kw = request.min_power_kw
     if min_run_slots > 1 or options.start_penalty > 0 or options.mode == "block":
         min_power_kw = max(min_power_kw, MIN_AC_POWER_KW)
     problem = Problem(
         horizon=_truncate(horizon, usable),
-        forced_kwh=forced[:usable],
-        need_kwh=max(need_kwh, sum(forced[:usable])),
+        forced_kwh=forced,
+        need_kwh=max(need_kwh, sum(forced)),
         extra_kwh=extra_kwh,
         extra_price_cap=options.opportunistic_price_cap,
         full_kwh=full_kwh,
@@ -200,7 +204,8 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
             f"the solver stopped at its {options.time_limit_s:g} s time limit ({method}): "
             f"this is the best plan it found and may not be the cheapest"
         ))
-    energy = energy + [0.0] * (len(horizon) - usable)
+    if usable < usable_full:
+        energy = energy + [0.0] * (usable_full - usable)
     result = _assemble(request, horizon, energy, pct_per_kwh, True, reason, method)
     note = _price_note(result, horizon, options.unknown_price is not None)
     return replace(result, reason=_join(result.reason, note)) if note else result
@@ -345,7 +350,7 @@ def _assemble(
 ) -> ChargePlan:
     # Solvers leave crumbs of 1e-9 kWh in slots that are off; a micro-watt-hour is noise.
     # Only the slots that charge are visited one by one: most of a horizon is idle.
-    charging = [i for i, e in enumerate(energy) if e > ENERGY_RESOLUTION_KWH]
+    charging = list(compress(range(len(energy)), map(ENERGY_RESOLUTION_KWH.__lt__, energy)))
     energies = [0.0] * len(energy)
     powers = [0.0] * len(energy)
     hours = horizon.hours

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimizer.commands.plan import dump_json, plan_json_text, plan_to_json
 from optimizer.model import PlannedSlot
 from optimizer.planner import PlanRequest, plan
-from optimizer.planner.plan_json import charging_slots_text
+from optimizer.planner.plan_json import charging_slots_text, iso_text
 from optimizer.tariffs import PriceSeries
 
 
@@ -59,3 +62,15 @@ def test_a_plan_is_the_same_as_json_of_its_values(de_lu: PriceSeries) -> None:
     assert dump_json(json.loads(text)) == text == dump_json(plan_to_json(result))
     assert [s["start"] for s in json.loads(text)["slots"]] == [
         s.start.isoformat() for s in result.charging_slots]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(st.integers(0, 4_102_444_800).map(float),  # 1970 to 2100, whole seconds
+              st.floats(0, 4_102_444_800, allow_nan=False)),
+    st.one_of(st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+              st.integers(-50_000, 50_000).map(lambda s: timezone(timedelta(seconds=s))),
+              st.just(UTC), st.just(ZoneInfo("Europe/Berlin"))),
+)
+def test_iso_text_is_what_datetime_writes(stamp: float, tz: tzinfo) -> None:
+    assert iso_text(stamp, tz) == datetime.fromtimestamp(stamp, tz).isoformat()
