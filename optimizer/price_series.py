@@ -13,6 +13,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import sub
 from pathlib import Path
 from typing import TextIO
 
@@ -44,8 +46,13 @@ class PriceSeries:
     it (`optimizer.planner.horizon`)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start_stamps", tuple(s.timestamp() for s in self.starts))
-        object.__setattr__(self, "end_stamps", tuple(e.timestamp() for e in self.ends))
+        starts = tuple(s.timestamp() for s in self.starts)
+        object.__setattr__(self, "start_stamps", starts)
+        if self.ends[:-1] == self.starts[1:]:  # back to back, as a file without ends is
+            ends = (*starts[1:], self.ends[-1].timestamp())
+        else:
+            ends = tuple(e.timestamp() for e in self.ends)
+        object.__setattr__(self, "end_stamps", ends)
         object.__setattr__(self, "_grid", None)
         object.__setattr__(self, "_windows", {})
 
@@ -72,8 +79,7 @@ class PriceSeries:
         stop = end.timestamp()
         grid = self._grid
         if grid is None:
-            grid = self._walk(self.start_stamps[0] - self.start_stamps[0] % step,
-                              self.end_stamps[-1])
+            grid = self._whole_grid()
             object.__setattr__(self, "_grid", grid)
         first = int((at - grid.starts[0]) // step) if grid.starts else -1
         count = max(0, int(-(-(stop - at) // step)))
@@ -87,6 +93,21 @@ class PriceSeries:
             window = windows[first, count] = PriceWindow(grid.starts[first:first + count],
                                                          grid.prices[first:first + count])
         return window
+
+    def _whole_grid(self) -> PriceWindow:
+        """The whole series on the grid. An hourly or quarter-hourly file (intervals of one
+        length, back to back, from a grid mark) is each price repeated, made in C; any other
+        series is walked."""
+        step = SLOT.total_seconds()
+        starts, ends = self.start_stamps, self.end_stamps
+        length = ends[0] - starts[0]
+        repeat = int(length // step)
+        if (starts[0] % step or repeat * step != length or ends[:-1] != starts[1:]
+                or set(map(sub, ends, starts)) != {length}):
+            return self._walk(starts[0] - starts[0] % step, ends[-1])
+        prices: list[float | None] = list(chain.from_iterable(zip(*[self.prices] * repeat,
+                                                                  strict=True)))
+        return PriceWindow(_grid_starts(starts[0], len(prices)), prices)
 
     def _walk(self, at: float, stop: float) -> PriceWindow:
         """The grid slots from `at` (on the grid) until `stop`, walking the intervals once."""
@@ -108,10 +129,14 @@ class PriceSeries:
                 count = max(1, int(-(-(min(upto, stop) - at) // step)))
                 out_prices.extend([None] * count)
             at += count * step
-        # grid stamps are multiples of 900 s, so whole-number steps give the same floats
-        out_starts = list(map(float, range(int(first), int(first + len(out_prices) * step),
-                                           int(step))))
-        return PriceWindow(out_starts, out_prices)
+        return PriceWindow(_grid_starts(first, len(out_prices)), out_prices)
+
+
+def _grid_starts(first: float, count: int) -> list[float]:
+    """`count` grid stamps from `first`: they are multiples of 900 s, so whole-number steps
+    give the same floats as adding 900.0 over and over, made in C."""
+    step = int(SLOT.total_seconds())
+    return list(map(float, range(int(first), int(first) + count * step, step)))
 
 
 def read_price_csv(

@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from operator import itemgetter
 
 from optimizer.model import SLOT, PriceSlot, PriceWindow
 
 _SLOT_S = SLOT.total_seconds()
 _SLOT_H = _SLOT_S / 3600.0
+_third = itemgetter(2)
 _RECENT_LIMIT = 1024
 _recent: dict[tuple[int, datetime, datetime, datetime | None, float | None, datetime | None],
               tuple[PriceWindow, Horizon]] = {}
@@ -52,8 +54,8 @@ class Horizon:
         order = self._order
         if order is None:
             # (price, provisional, index) tuples sort in C, without a Python key call per slot
-            order = [i for _, _, i in sorted(zip(self.prices, self.provisional,
-                                                 range(len(self.starts)), strict=True))]
+            order = list(map(_third, sorted(zip(self.prices, self.provisional,
+                                                range(len(self.starts)), strict=True))))
             object.__setattr__(self, "_order", order)
         return order
 
@@ -62,10 +64,12 @@ class Horizon:
         order)."""
         split = self._whole
         if split is None:
-            full = [abs(h - _SLOT_H) < 1e-9 for h in self.hours]
-            whole = [i for i in self.price_order() if full[i]]
-            split = (whole, [self.prices[i] for i in whole],
-                     [i for i, is_whole in enumerate(full) if not is_whole])
+            partial = [i for i, h in enumerate(self.hours) if abs(h - _SLOT_H) >= 1e-9]
+            whole = self.price_order()
+            if partial:  # a few at most: after now, around the buffer, before departure
+                shorter = set(partial)
+                whole = [i for i in whole if i not in shorter]
+            split = (whole, list(map(self.prices.__getitem__, whole)), partial)
             object.__setattr__(self, "_whole", split)
         return split
 
