@@ -7,7 +7,7 @@ cases and why each one behaves as it does.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import compress
@@ -75,43 +75,41 @@ def validate_request(request: PlanRequest, options: PlanOptions | None = None) -
     require_aware("now", request.now)
     require_aware("departure", request.departure)
     check_horizon(request.now, request.departure)
-    # (ok, name, value, expected): the texts are made only for a check that fails
-    checks: list[tuple[bool, str, float, Callable[[], str]]] = [
-        (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, lambda: "a percentage 0..100"),
+    # (ok, name, value, what to use instead; `{max_power}` is filled in for a message)
+    checks: list[tuple[bool, str, float, str]] = [
+        (0.0 <= request.soc_pct <= 100.0, "soc", request.soc_pct, "a percentage 0..100"),
         (0.0 <= request.target_soc_pct <= 100.0, "target", request.target_soc_pct,
-         lambda: "a percentage 0..100"),
+         "a percentage 0..100"),
         (0.0 < request.capacity_kwh < math.inf, "capacity", request.capacity_kwh,
-         lambda: "a positive kWh value"),
+         "a positive kWh value"),
         (0.0 < request.max_power_kw < math.inf, "max_power", request.max_power_kw,
-         lambda: "a positive kW value"),
+         "a positive kW value"),
         (0.0 <= request.min_power_kw <= request.max_power_kw, "min_power", request.min_power_kw,
-         lambda: f"between 0 and max_power ({request.max_power_kw:g} kW)"),
+         "between 0 and max_power ({max_power:g} kW)"),
         (0.0 < request.efficiency <= 1.0, "efficiency", request.efficiency,
-         lambda: "a fraction in (0, 1], e.g. 0.9"),
+         "a fraction in (0, 1], e.g. 0.9"),
         *((0.0 <= p.soc_pct <= 100.0 and 0.0 <= p.power_kw < math.inf, "taper", p.power_kw,
-           lambda: "SoC points 0..100 with a finite power") for p in request.taper),
+           "SoC points 0..100 with a finite power") for p in request.taper),
     ]
     if options is not None:
         checks += [
-            (options.min_run_minutes >= 0, "min_run", options.min_run_minutes,
-             lambda: "minutes >= 0"),
-            (options.buffer_minutes >= 0, "buffer", options.buffer_minutes,
-             lambda: "minutes >= 0"),
+            (options.min_run_minutes >= 0, "min_run", options.min_run_minutes, "minutes >= 0"),
+            (options.buffer_minutes >= 0, "buffer", options.buffer_minutes, "minutes >= 0"),
             (0.0 <= options.start_penalty < math.inf, "start_penalty", options.start_penalty,
-             lambda: "a finite cost >= 0"),
+             "a finite cost >= 0"),
             (0.0 <= options.min_soc_pct <= 100.0, "min_soc", options.min_soc_pct,
-             lambda: "a percentage 0..100"),
+             "a percentage 0..100"),
             (math.isfinite(options.opportunistic_price_cap), "price_cap",
-             options.opportunistic_price_cap, lambda: "a finite price"),
+             options.opportunistic_price_cap, "a finite price"),
         ]
         for name, optional in (("opportunistic_limit", options.opportunistic_limit_soc_pct),
                                ("unknown_price", options.unknown_price)):
             if optional is not None:
-                checks.append((math.isfinite(optional), name, optional,
-                               lambda: "a finite number"))
+                checks.append((math.isfinite(optional), name, optional, "a finite number"))
     for ok, name, value, expected in checks:
         if not ok:
-            raise InputError(f"{name}: {value:g} is not valid; use {expected()}")
+            raise InputError(f"{name}: {value:g} is not valid; use "
+                             f"{expected.format(max_power=request.max_power_kw)}")
 
 
 def check_horizon(now: datetime, departure: datetime) -> None:
@@ -158,16 +156,17 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
 
     reason: str | None = None
     usable = usable_buffered
-    asap = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable_full, need_kwh)
-    by_deadline = asap if usable_buffered == usable_full else asap[:usable_buffered]
-    if sum(by_deadline) < need_kwh - ENERGY_RESOLUTION_KWH:
-        if sum(asap) < need_kwh - ENERGY_RESOLUTION_KWH:
-            return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh)
-        usable = usable_full
-        reason = (
-            f"the {options.buffer_minutes}-minute safety buffer is partly used: the target "
-            f"cannot be reached earlier"
-        )
+    if not _surely_reachable(horizon, limit, usable_buffered, need_kwh):
+        asap = _asap(horizon, limit, request.soc_pct, pct_per_kwh, usable_full, need_kwh)
+        by_deadline = asap if usable_buffered == usable_full else asap[:usable_buffered]
+        if sum(by_deadline) < need_kwh - ENERGY_RESOLUTION_KWH:
+            if sum(asap) < need_kwh - ENERGY_RESOLUTION_KWH:
+                return _infeasible(request, horizon, limit, pct_per_kwh, full_kwh)
+            usable = usable_full
+            reason = (
+                f"the {options.buffer_minutes}-minute safety buffer is partly used: the "
+                f"target cannot be reached earlier"
+            )
 
     forced = (_asap(horizon, limit, request.soc_pct, pct_per_kwh, usable, min_kwh)
               if min_kwh > ENERGY_RESOLUTION_KWH else [0.0] * usable_full)
@@ -292,6 +291,17 @@ def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> s
 def _join(first: str | None, second: str | None) -> str | None:
     parts = [part for part in (first, second) if part]
     return "; ".join(parts) if parts else None
+
+
+def _surely_reachable(horizon: Horizon, limit: PowerLimit, usable: int, need_kwh: float) -> bool:
+    """Whether full power in the first `usable` slots, without a taper, delivers the need with
+    room to spare: then charging at full power from now (`_asap`) reaches it too, and that
+    slot-by-slot check is skipped. (A need never exceeds what is left to 100 %, so only the
+    power and the time can stop it.)"""
+    if limit.lines:
+        return False
+    hours = horizon.hours if usable == len(horizon) else horizon.hours[:usable]
+    return limit.max_power_kw * sum(hours) > need_kwh * (1.0 + 1e-9) + ENERGY_RESOLUTION_KWH
 
 
 def _asap(
