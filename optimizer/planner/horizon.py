@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import pairwise
+from itertools import compress, pairwise
 from operator import itemgetter
 
 from optimizer.model import SLOT, PriceSlot, PriceWindow
@@ -53,9 +53,12 @@ class Horizon:
         then the earlier slot. Made once: the plans on one price window share their horizon."""
         order = self._order
         if order is None:
-            # (price, provisional, index) tuples sort in C, without a Python key call per slot
-            order = list(map(_third, sorted(zip(self.prices, self.provisional,
-                                                range(len(self.starts)), strict=True))))
+            if any(self.provisional):
+                # (price, provisional, index) tuples sort in C, without a Python key call
+                order = list(map(_third, sorted(zip(self.prices, self.provisional,
+                                                    range(len(self.starts)), strict=True))))
+            else:  # by price alone: the sort is stable, so at one price the earlier slot first
+                order = sorted(range(len(self.starts)), key=self.prices.__getitem__)
             object.__setattr__(self, "_order", order)
         return order
 
@@ -64,7 +67,9 @@ class Horizon:
         order)."""
         split = self._whole
         if split is None:
-            partial = [i for i, h in enumerate(self.hours) if abs(h - _SLOT_H) >= 1e-9]
+            hours = self.hours
+            partial = [i for i in compress(range(len(hours)), map(_SLOT_H.__ne__, hours))
+                       if abs(hours[i] - _SLOT_H) >= 1e-9]
             whole = self.price_order()
             if partial:  # a few at most: after now, around the buffer, before departure
                 shorter = set(partial)
@@ -133,7 +138,13 @@ def _build(
     t1 = end.timestamp()
     first = (t0 // _SLOT_S + 1) * _SLOT_S
     marks = max(0, int(-(-(t1 - 1e-6 - first) // _SLOT_S)))  # grid marks in (t0, t1)
-    bounds = [t0, *[first + k * _SLOT_S for k in range(marks)], t1]
+    if (isinstance(prices, PriceWindow) and len(prices.starts) > marks
+            and prices.starts[0] == first - _SLOT_S):
+        marks_s = prices.starts[1:marks + 1]  # a window from now's slot holds these very marks
+    else:  # multiples of 900 s: whole-number steps give the same floats, made in C
+        step = int(_SLOT_S)
+        marks_s = list(map(float, range(int(first), int(first) + marks * step, step)))
+    bounds = [t0, *marks_s, t1]
     if extra_boundary is not None:
         tb = extra_boundary.timestamp()
         if t0 < tb < t1 and all(abs(tb - b) > 1e-6 for b in bounds):

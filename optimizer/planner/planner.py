@@ -147,7 +147,7 @@ def plan(request: PlanRequest, options: PlanOptions | None = None) -> ChargePlan
 
     deadline = departure - timedelta(minutes=options.buffer_minutes)
     horizon = build_horizon(
-        request.prices, now, departure, deadline if deadline > now else None,
+        request.prices, now, departure, deadline if now < deadline < departure else None,
         options.unknown_price, request.forecast_from,
     )
     deadline_s = deadline.timestamp()
