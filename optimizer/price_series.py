@@ -200,7 +200,8 @@ def _read_price_rows(
             except (ValueError, IndexError):
                 start = None
             end = None
-            if (start is None or len(row) != width or start.utcoffset() is None
+            # (fromisoformat gives a fixed offset or none: no tzinfo means no offset)
+            if (start is None or len(row) != width or start.tzinfo is None
                     or not FIRST_YEAR <= start.year <= LAST_YEAR or not low <= price <= high
                     or (at_end is not None and row[at_end].strip())):
                 start, end, price = _checked_row(
