@@ -3,7 +3,8 @@
 `plan --batch` process over 1,000 day-ahead requests against one HiGHS LP per request (also a
 whole process: interpreter start, imports, CSV parsing and all).
 
-Run: .venv/bin/python bench/bench_planner.py [--repeat N] [--count N] [--batch N]
+Run: .venv/bin/python bench/bench_planner.py [--repeat N] [--count N] [--batch N] [--runs N]
+     [--before DIR] [--batch-only]
 """
 
 from __future__ import annotations
@@ -64,7 +65,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40,
                         help="plans per row; every row times at least this many")
     parser.add_argument("--batch", type=int, default=1000, help="requests in the batch run")
+    parser.add_argument("--runs", type=int, default=9, help="interleaved rounds of the batch")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also time the batch in this checkout (e.g. an older commit)")
+    parser.add_argument("--batch-only", action="store_true", help="only the batch comparison")
     args = parser.parse_args()
+    if args.batch_only:
+        _batch(args.batch, args.before, args.runs)
+        return
     cases = [
         ("no min power", lambda r: r, PlanOptions()),
         ("min power 4.1 kW", lambda r: replace(r, min_power_kw=4.1), PlanOptions()),
@@ -85,12 +93,13 @@ def main() -> None:
             method = plan(changed[0], options).method
             print(f"{slots:>5}  {name:<24} {median * 1e3:>10.2f} {p95 * 1e3:>8.2f} "
                   f"{1 / statistics.mean(times):>9.0f}  {method}")
-    _batch(args.batch)
+    _batch(args.batch, args.before, args.runs)
 
 
-def _batch(count: int) -> None:
+def _batch(count: int, before: Path | None, runs: int) -> None:
     """The whole CLI path: `plan --batch` over `count` day-ahead requests in one process, and
-    the same requests as one HiGHS LP each in one process (bench/lp_per_plan.py)."""
+    the same requests as one HiGHS LP each in one process (bench/lp_per_plan.py); with
+    `before`, also `plan --batch` of another checkout (an older commit) at the same moments."""
     rng = random.Random(11)
     prices = REPO / "tariffs" / "prices" / "de_lu_dayahead_2024.csv"
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
@@ -104,18 +113,33 @@ def _batch(count: int) -> None:
                     "max_power": 11, "min_power": rng.choice([0, 4.1])}
             handle.write(json.dumps(item) + "\n")
         path = handle.name
-    # Interleaved, best of five each: on a shared machine the load drifts within seconds, and
-    # runs of the two taken at different moments would compare the load, not the programs.
-    (ours, done), (lp, baseline) = _interleaved([
-        [sys.executable, "-m", "optimizer", "plan", "--batch", path],
-        [sys.executable, str(Path(__file__).with_name("lp_per_plan.py")), path],
-    ])
-    lines = done.stdout.count("\n")
-    print(f"plan --batch: {lines} plans of 96 slots (half with min power) in {ours:.2f} s, "
-          f"{lines / ours:.0f} plans/s including interpreter start and CSV parsing")
-    solved = sum(1 for line in baseline.stdout.splitlines() if line.startswith("{"))
-    print(f"one HiGHS LP per plan (bench/lp_per_plan.py): {solved} LPs in {lp:.2f} s; "
-          f"plan --batch takes {ours / lp:.2f}x of that")
+    ours = [sys.executable, "-m", "optimizer", "plan", "--batch", path]
+    commands = [(ours, REPO), ([sys.executable, str(Path(__file__).with_name("lp_per_plan.py")),
+                                path], REPO)]
+    if before is not None:
+        commands.append((ours, before))  # `-m optimizer` imports the package in the cwd
+    # Interleaved: on a shared machine the load drifts within seconds, and runs of the two
+    # taken at different moments would compare the load, not the programs. Each round runs
+    # every command once; the ratio is taken within a round, and its median over the rounds.
+    times, outputs = _interleaved(commands, runs)
+    lines = outputs[0].stdout.count("\n")
+    solved = sum(1 for line in outputs[1].stdout.splitlines() if line.startswith("{"))
+    ratios = [a / b for a, b in zip(times[0], times[1], strict=True)]
+    print(f"plan --batch: {lines} plans of 96 slots (half with min power): best "
+          f"{min(times[0]):.3f} s, median {statistics.median(times[0]):.3f} s over {runs} runs, "
+          f"including interpreter start and CSV parsing")
+    print(f"one HiGHS LP per plan (bench/lp_per_plan.py): {solved} LPs: best "
+          f"{min(times[1]):.3f} s, median {statistics.median(times[1]):.3f} s")
+    print(f"plan --batch / one LP per plan, run by run: median {statistics.median(ratios):.2f}x "
+          f"(from {min(ratios):.2f}x to {max(ratios):.2f}x); best against best "
+          f"{min(times[0]) / min(times[1]):.2f}x")
+    if before is not None:
+        then = [a / b for a, b in zip(times[2], times[1], strict=True)]
+        print(f"the checkout in {before}: best {min(times[2]):.3f} s, median "
+              f"{statistics.median(times[2]):.3f} s; against one LP per plan, median "
+              f"{statistics.median(then):.2f}x")
+        if outputs[2].stdout != outputs[0].stdout:
+            print("  (its output differs from this checkout's)")
     # The same batch through our own pipeline, but every plan's problem handed to HiGHS
     # (milp.py: an LP without a minimum power, a MILP with one) instead of the exact greedy
     # and minimum-power solvers: what the solvers themselves save.
@@ -128,23 +152,25 @@ def _batch(count: int) -> None:
     )
     highs, _ = _timed([sys.executable, "-c", forced])
     print(f"plan --batch with HiGHS for every plan: {highs:.2f} s; plan --batch takes "
-          f"{ours / highs:.2f}x of that")
+          f"{min(times[0]) / highs:.2f}x of that")
     Path(path).unlink()
 
 
 def _interleaved(
-    commands: list[list[str]], runs: int = 5
-) -> list[tuple[float, subprocess.CompletedProcess[str]]]:
-    best: list[tuple[float, subprocess.CompletedProcess[str]] | None] = [None] * len(commands)
-    for _ in range(runs):
-        for index, command in enumerate(commands):
+    commands: list[tuple[list[str], Path]], runs: int
+) -> tuple[list[list[float]], list[subprocess.CompletedProcess[str]]]:
+    """Every run's wall time of each command (run in its folder), in rounds, and each one's
+    output."""
+    times: list[list[float]] = [[] for _ in commands]
+    outputs: list[subprocess.CompletedProcess[str]] = []
+    for round_ in range(runs):
+        for index, (command, cwd) in enumerate(commands):
             started = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            elapsed = time.perf_counter() - started
-            current = best[index]
-            if current is None or elapsed < current[0]:
-                best[index] = (elapsed, done)
-    return [b for b in best if b is not None]
+            done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=cwd)
+            times[index].append(time.perf_counter() - started)
+            if round_ == 0:
+                outputs.append(done)
+    return times, outputs
 
 
 def _timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.mqtt_broker import PASSWORD, USER, LocalBroker  # noqa: E402
 from bench.planning_facade import Car, PlanningFacade  # noqa: E402
+from optimizer.events import Notification, NotificationKind  # noqa: E402
 from optimizer.ha_mqtt.entities import run_ha_entities  # noqa: E402
 from optimizer.ha_mqtt.settings import MqttSettings  # noqa: E402
-from optimizer.model import Notification, NotificationKind  # noqa: E402
 from optimizer.notify.sender import AppriseNotifier  # noqa: E402
 from optimizer.notify.settings import NotifySettings  # noqa: E402
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.soc_traces import DATA_DIR, Trace, build_trace
 from optimizer.cardata.messages import parse_message
-from optimizer.model import VehicleEvent
+from optimizer.events import VehicleEvent
 from optimizer.soc.baseline import LinearBaseline
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.replay import Estimates

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from optimizer.model import (
-    ChargePlan,
-    ChargerStatus,
-    MeterReading,
-    Notification,
-    PriceSlot,
-    VehicleEvent,
-)
+from optimizer.model import ChargePlan, PriceSlot
+
+if TYPE_CHECKING:  # annotations only: `plan` needs the clock here, not the events module
+    from optimizer.events import ChargerStatus, MeterReading, Notification, VehicleEvent
 
 
 class Clock(Protocol):

@@ -31,14 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from optimizer.model import (
-    SLOT,
-    ChargePlan,
-    ChargerState,
-    Notification,
-    NotificationKind,
-    PriceSlot,
-)
+from optimizer.events import ChargerState, Notification, NotificationKind
+from optimizer.model import SLOT, ChargePlan, PriceSlot
 from optimizer.notify import messages
 
 # --------------------------------------------------------------------------- configuration

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.model import ChargingStatus
+from optimizer.events import ChargingStatus
 
 
 class ConversionError(ValueError):

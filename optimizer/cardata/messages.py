@@ -20,7 +20,8 @@ from typing import Any
 
 from optimizer.cardata.descriptors import DESCRIPTORS, RAW_PREFIX, ConversionError
 from optimizer.errors import InputError
-from optimizer.model import VehicleEvent, require_aware
+from optimizer.events import VehicleEvent
+from optimizer.model import require_aware
 
 
 class MessageError(InputError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from optimizer.model import VehicleEvent
+from optimizer.events import VehicleEvent
 
 POSITION_PAIRING = timedelta(seconds=2)
 """Latitude and longitude measured this close together belong to the same fix."""

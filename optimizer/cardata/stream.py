@@ -37,7 +37,7 @@ from optimizer.cardata.messages import MessageError, parse_message
 from optimizer.cardata.settings import CardataSettings
 from optimizer.cardata.tokens import TokenSet
 from optimizer.errors import UserError
-from optimizer.model import VehicleEvent
+from optimizer.events import VehicleEvent
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)

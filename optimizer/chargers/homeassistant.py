@@ -19,7 +19,7 @@ from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.meter import TO_KILO, MeterFeed
 from optimizer.chargers.settings import HomeAssistantSettings
-from optimizer.model import ChargerState, ChargerStatus, MeterReading
+from optimizer.events import ChargerState, ChargerStatus, MeterReading
 from optimizer.ports import Clock
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from optimizer.model import MeterReading
+from optimizer.events import MeterReading
 
 TO_KILO: dict[str, float] = {"W": 0.001, "kW": 1.0, "Wh": 0.001, "kWh": 1.0}
 """Factor from a meter's unit to kW or kWh; other units are not power or energy."""

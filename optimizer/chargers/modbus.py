@@ -23,7 +23,7 @@ from optimizer.chargers.errors import ChargerError, DeviceFault
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.meter import MeterFeed
 from optimizer.chargers.modbus_map import Register, RegisterMap
-from optimizer.model import ChargerState, ChargerStatus, MeterReading
+from optimizer.events import ChargerState, ChargerStatus, MeterReading
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from optimizer.errors import ConfigError
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 
 MAPS_DIR = Path(__file__).with_name("maps")
 

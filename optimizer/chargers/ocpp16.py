@@ -26,7 +26,7 @@ from optimizer.chargers.ocpp_common import (
     parse_meter_values,
     parse_time,
 )
-from optimizer.model import ChargerState, MeterReading
+from optimizer.events import ChargerState, MeterReading
 
 _MAX_PERIODS_KEY = "ChargingScheduleMaxPeriods"
 _transaction_ids = itertools.count(1)

@@ -29,7 +29,7 @@ from optimizer.chargers.ocpp_common import (
     parse_meter_values,
     parse_time,
 )
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod, CurrentRange, current_at, plan_periods
 from optimizer.chargers.meter import MeterFeed
 from optimizer.chargers.ocpp_common import CompositeSchedule, OcppSession
-from optimizer.model import ChargePlan, ChargerState, ChargerStatus, MeterReading
+from optimizer.events import ChargerState, ChargerStatus, MeterReading
+from optimizer.model import ChargePlan
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from ocpp.exceptions import OCPPError
 from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.limits import CurrentPeriod
 from optimizer.chargers.meter import TO_KILO
-from optimizer.model import ChargerState, MeterReading
+from optimizer.events import ChargerState, MeterReading
 from optimizer.ports import Clock
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from optimizer.chargers.factory import current_range, open_charger
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.config import ChargerConfig, Config, load_config
 from optimizer.errors import ConfigError, InputError
-from optimizer.model import ChargerStatus
+from optimizer.events import ChargerStatus
 from optimizer.ports import WallClock
 
 ACTIONS = {

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from optimizer.config import load_config
 from optimizer.errors import InputError
-from optimizer.model import Notification
+from optimizer.events import Notification
 from optimizer.service.app import ServiceOptions, Started, run_service
 from optimizer.service.clock import ScaledClock
 from optimizer.sim.cloud import SimConfig

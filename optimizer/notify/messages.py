@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 
-from optimizer.model import ChargePlan, Notification, NotificationKind
+from optimizer.events import Notification, NotificationKind
+from optimizer.model import ChargePlan
 
 
 def _hm(at: datetime, tz: tzinfo) -> str:

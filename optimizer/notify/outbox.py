@@ -19,7 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from optimizer.model import Notification, NotificationKind
+from optimizer.events import Notification, NotificationKind
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 

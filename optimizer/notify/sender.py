@@ -21,7 +21,7 @@ import apprise
 
 from optimizer.aio import result_within
 from optimizer.errors import ConfigError
-from optimizer.model import Notification
+from optimizer.events import Notification
 from optimizer.notify.outbox import Outbox, OutboxRow, url_fingerprint
 from optimizer.notify.settings import NotifySettings
 

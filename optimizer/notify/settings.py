@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizer.chargers.secret_files import read_secret
-from optimizer.model import NotificationKind
+from optimizer.events import NotificationKind
 
 
 class NotifySettings(BaseModel):

@@ -37,7 +37,8 @@ from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.config import Config
 from optimizer.errors import UserError
-from optimizer.model import SLOT, ChargerState
+from optimizer.events import ChargerState
+from optimizer.model import SLOT
 from optimizer.ports import Charger, MeterSource, Notifier, PriceSource
 from optimizer.prices.source import TariffPrices
 from optimizer.service.api_token import ensure_api_token

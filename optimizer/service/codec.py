@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from optimizer.model import ChargePlan, ChargerState, PlannedSlot
+from optimizer.events import ChargerState
+from optimizer.model import ChargePlan, PlannedSlot
 from optimizer.session import Session, Soc, VehicleSpec, VehicleState
 
 

@@ -21,7 +21,8 @@ from optimizer.chargers.factory import current_range
 from optimizer.chargers.follower import PlanFollower
 from optimizer.commands.plan import plan_to_json
 from optimizer.config import ChargerConfig, Config, VehicleConfig
-from optimizer.model import ChargePlan, Notification, PriceSlot, VehicleEvent
+from optimizer.events import Notification, VehicleEvent
+from optimizer.model import ChargePlan, PriceSlot
 from optimizer.planner import PlanOptions, PlanRequest
 from optimizer.ports import Charger, Notifier, PlanExecutor, PriceSource, ScheduleCharger
 from optimizer.prices.source import planning_prices

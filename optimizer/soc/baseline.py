@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from optimizer.model import SocEstimate, VehicleEvent
+from optimizer.events import SocEstimate, VehicleEvent
 
 
 class LinearBaseline:

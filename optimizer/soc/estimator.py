@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeGuard
 
-from optimizer.model import SocEstimate, TaperPoint, VehicleEvent, require_aware
+from optimizer.events import SocEstimate, VehicleEvent
+from optimizer.model import TaperPoint, require_aware
 from optimizer.soc.learning import LearnedVehicle, charge_kind
 
 

@@ -27,7 +27,7 @@ from optimizer.cardata.messages import (
 )
 from optimizer.cardata.recording import RecordedLine
 from optimizer.errors import InputError
-from optimizer.model import SocEstimate, VehicleEvent
+from optimizer.events import SocEstimate, VehicleEvent
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.learning import LearnedVehicle
 

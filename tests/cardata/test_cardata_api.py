@@ -19,7 +19,7 @@ from optimizer.cardata.auth import TokenManager
 from optimizer.cardata.messages import parse_telematic_data
 from optimizer.cardata.quota import QuotaExhausted, QuotaLedger
 from optimizer.cardata.tokens import TokenStore
-from optimizer.model import ChargingStatus
+from optimizer.events import ChargingStatus
 
 from .conftest import VIN, FakeClock, login_tokens, write_config
 

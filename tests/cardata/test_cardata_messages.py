@@ -19,7 +19,7 @@ from optimizer.cardata.descriptors import DESCRIPTORS
 from optimizer.cardata.messages import MessageError, parse_message
 from optimizer.cardata.state import VehicleState
 from optimizer.errors import InputError
-from optimizer.model import VEHICLE_FIELDS, ChargingStatus, VehicleEvent
+from optimizer.events import VEHICLE_FIELDS, ChargingStatus, VehicleEvent
 
 VIN = "WBA00000000000001"
 GCID = "aa111192-d570-4d3d-8835-656ee00edcd7"

@@ -9,7 +9,7 @@ import pytest
 
 from optimizer.cardata.messages import parse_message
 from optimizer.cardata.state import VehicleState
-from optimizer.model import ChargingStatus, VehicleEvent
+from optimizer.events import ChargingStatus, VehicleEvent
 from optimizer.sim.vehicle import SimVehicle, load_curve
 
 VIN = "WBA00000000000001"

@@ -15,7 +15,8 @@ from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.modbus_map import available_maps, load_map
 from optimizer.errors import ConfigError
-from optimizer.model import SLOT, ChargerState
+from optimizer.events import ChargerState
+from optimizer.model import SLOT
 from optimizer.ports import Charger, MeterSource, ScheduleCharger
 from tests.chargers.conftest import T0, FakeClock, make_plan
 from tests.chargers.wallboxes import VENDORS, SimulatedWallbox, Vendor, free_port

@@ -14,7 +14,7 @@ from optimizer.chargers.errors import ChargerError, DeviceFault
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.modbus import ModbusCharger
 from optimizer.chargers.modbus_map import load_map
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 from tests.chargers.conftest import FakeClock
 from tests.chargers.test_modbus import Ticks
 from tests.chargers.wallboxes import VENDORS, SimulatedWallbox, Vendor, f32, u32

@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from optimizer.chargers.central_system import CentralSystem
 from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.ocpp_charger import OcppCharger
-from optimizer.model import ChargerState, MeterReading
+from optimizer.events import ChargerState, MeterReading
 from optimizer.ports import Charger, MeterSource, ScheduleCharger
 from tests.chargers.conftest import PASSWORD, RANGE, T0, FakeClock, make_plan
 from tests.chargers.ocpp_stations import Connected, basic_auth

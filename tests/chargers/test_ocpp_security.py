@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from optimizer.chargers.central_system import CentralSystem
 from optimizer.chargers.errors import ChargerError
 from optimizer.chargers.ocpp_charger import OcppCharger
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 from tests.chargers.conftest import PASSWORD, RANGE, FakeClock
 from tests.chargers.ocpp_stations import Connected, basic_auth
 from tests.chargers.test_cli import write_config

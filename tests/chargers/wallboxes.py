@@ -22,7 +22,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 
 Write = tuple[int, int, list[Any]]
 """(function code, address, values) as the box received it."""

@@ -19,7 +19,7 @@ from optimizer.chargers.homeassistant import HomeAssistantCharger
 from optimizer.chargers.limits import CurrentRange
 from optimizer.chargers.secret_files import read_secret
 from optimizer.chargers.settings import HomeAssistantSettings
-from optimizer.model import ChargerState
+from optimizer.events import ChargerState
 from optimizer.ports import Charger, MeterSource
 from tests.homeassistant.conftest import HomeAssistant, free_port
 

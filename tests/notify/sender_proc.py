@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from optimizer.model import Notification, NotificationKind
+from optimizer.events import Notification, NotificationKind
 from optimizer.notify.sender import AppriseNotifier
 from optimizer.notify.settings import NotifySettings
 

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from optimizer.config import parse_config
-from optimizer.model import NotificationKind
+from optimizer.events import NotificationKind
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from optimizer.errors import ConfigError
-from optimizer.model import ChargePlan, Notification, NotificationKind, PlannedSlot
+from optimizer.events import Notification, NotificationKind
+from optimizer.model import ChargePlan, PlannedSlot
 from optimizer.notify import messages
 from optimizer.notify.sender import AppriseNotifier
 from optimizer.notify.settings import NotifySettings

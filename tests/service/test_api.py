@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from optimizer.model import Notification, NotificationKind
+from optimizer.events import Notification, NotificationKind
 from optimizer.service.clock import WallClock
 from optimizer.session import Plugged, SocReport
 from optimizer.sim.scenario import spot_tariff

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from optimizer.model import SLOT, ChargePlan, ChargerState, NotificationKind, PriceSlot
+from optimizer.events import ChargerState, NotificationKind
+from optimizer.model import SLOT, ChargePlan, PriceSlot
 from optimizer.planner import PlanOptions, PlanRequest, plan
 from optimizer.session import (
     CARDATA_LOGIN,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from optimizer.model import ChargingStatus, VehicleEvent
+from optimizer.events import ChargingStatus, VehicleEvent
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 VIN = "WBA00000000000001"

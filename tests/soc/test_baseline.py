@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.model import ChargingStatus
+from optimizer.events import ChargingStatus
 from optimizer.soc.baseline import LinearBaseline
 from tests.soc.conftest import VIN, at, charge_start, event
 

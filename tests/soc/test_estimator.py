@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from optimizer.model import ChargingStatus
+from optimizer.events import ChargingStatus
 from optimizer.planner.taper import power_limit
 from optimizer.soc.estimator import EstimatorSettings, SocEstimator
 from optimizer.soc.learning import LearnedVehicle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer.model import ChargingStatus, VehicleEvent
+from optimizer.events import ChargingStatus, VehicleEvent
 from optimizer.soc.estimator import SocEstimator
 from tests.soc.conftest import VIN, at, event
 
