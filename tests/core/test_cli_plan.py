@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from optimizer.cli import main
+from optimizer.commands import plan as plan_command
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = REPO / "tariffs" / "prices" / "de_lu_dayahead_2024.csv"
@@ -159,6 +161,37 @@ def test_a_batch_leaves_no_reference_cycles(tmp_path: Path,
     few = _cycles_left_by_a_batch(tmp_path, capsys, kinds)
     many = _cycles_left_by_a_batch(tmp_path, capsys, kinds * 40)
     assert many <= few + 10, (few, many)
+
+
+class _Recorder(io.StringIO):
+    """stdout that counts how often it is flushed, and what it held at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue().count("\n"))
+
+
+@pytest.mark.parametrize(("seconds_per_line", "expected"), [(0.6, [1, 2, 3]), (0.0, [])])
+def test_a_slow_batch_shows_each_line_as_it_is_planned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds_per_line: float,
+        expected: list[int]) -> None:
+    """A batch of slow (MILP) lines reaches a reader on a pipe line by line; a fast one is
+    written in blocks (flushed at exit), not with one system call per line."""
+    base = {"prices": str(PRICES), "now": "2024-03-05T18:00:00+01:00",
+            "departure": "2024-03-06T07:30:00+01:00", "soc": 30, "target": 80,
+            "capacity": 76.4, "max_power": 11}
+    batch = tmp_path / "slow.jsonl"
+    batch.write_text("\n".join(json.dumps({**base, "soc": soc}) for soc in (10, 20, 30)) + "\n")
+    clock = iter(range(100))
+    monkeypatch.setattr(plan_command.time, "monotonic", lambda: next(clock) * seconds_per_line)
+    out = _Recorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["plan", "--batch", str(batch)]) == 0
+    assert out.getvalue().count("\n") == 3
+    assert out.flushed == expected
 
 
 @pytest.mark.parametrize(
