@@ -8,6 +8,7 @@ stop, a pause flag, a 0 setpoint).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,15 +51,15 @@ def plan_periods(
 ) -> list[CurrentPeriod]:
     """The plan as consecutive current periods, equal neighbours merged.
 
-    `decimals` rounds each limit first (OCPP 1.6 only accepts multiples of 0.1 A), so merging
-    sees the values the device will really get. Gaps between slots become 0 A periods so the
-    periods tile the plan from its first start to its last end.
+    `decimals` rounds each limit down first (OCPP 1.6 only accepts multiples of 0.1 A), so
+    merging sees the values the device will really get. Gaps between slots become 0 A periods
+    so the periods tile the plan from its first start to its last end.
     """
     periods: list[CurrentPeriod] = []
     for slot in sorted(plan.slots, key=lambda s: s.start):
         current_a = limits.current_for_power_a(slot.power_kw)
         if decimals is not None:
-            current_a = limits.clamp_a(round(current_a, decimals))
+            current_a = limits.clamp_a(step_down(current_a, decimals))
         if periods and periods[-1].end < slot.start:
             periods.append(CurrentPeriod(periods[-1].end, slot.start, 0.0))
         if periods and periods[-1].current_a == current_a and periods[-1].end == slot.start:
@@ -66,6 +67,15 @@ def plan_periods(
         else:
             periods.append(CurrentPeriod(slot.start, slot.end, current_a))
     return periods
+
+
+def step_down(current_a: float, decimals: int) -> float:
+    """`current_a` rounded down to `decimals` places, never up: a device is never sent more than
+    the plan's power, so the limits of cars that share a site never add up past it (rounding to
+    the nearest step let two of them exceed it by a step). Within 1e-6 A below a step counts as
+    on it, so 16 A worked out as 15.9999999 A stays 16 A."""
+    scale = 10.0**decimals
+    return math.floor(current_a * scale + 1e-6) / scale
 
 
 def current_at(periods: Sequence[CurrentPeriod], at: datetime) -> float:

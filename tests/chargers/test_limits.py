@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer.chargers.limits import CurrentRange, current_at, plan_periods
+from optimizer.chargers.limits import CurrentRange, current_at, plan_periods, step_down
 from optimizer.chargers.ocpp_charger import schedule_matches
 from optimizer.chargers.ocpp_common import CompositeSchedule
 from optimizer.model import SLOT
@@ -43,7 +43,8 @@ def test_periods_give_every_slot_its_own_current(powers_kw: list[float],
     for slot in plan.slots:
         expected = RANGE.current_for_power_a(slot.power_kw)
         if decimals is not None:
-            expected = RANGE.clamp_a(round(expected, decimals))
+            expected = RANGE.clamp_a(step_down(expected, decimals))
+            assert expected <= RANGE.current_for_power_a(slot.power_kw)  # never above the plan
         for at in (slot.start, slot.start + SLOT / 2, slot.end - timedelta(seconds=1)):
             assert current_at(periods, at) == expected
     assert current_at(periods, plan.slots[-1].end) == 0.0  # after the plan: off
@@ -68,3 +69,11 @@ def test_composite_check_accepts_split_schedules_and_catches_any_change(
     start_s, limit_a = reported[index]
     changed = (*reported[:index], (start_s, limit_a + 0.1), *reported[index + 1:])
     assert not schedule_matches(periods, CompositeSchedule(now, duration_s, changed))
+
+
+@pytest.mark.parametrize(("current_a", "expected_a"), [
+    (16.0, 16.0), (15.9999999, 16.0), (15.96, 15.9), (16.04, 16.0), (6.05, 6.0), (7.3, 7.3)])
+def test_a_limit_is_rounded_down_to_its_step(current_a: float, expected_a: float) -> None:
+    """Two cars on one site each get their share rounded down, so that together they never
+    draw more than the site; a value a hair below a step is on it."""
+    assert step_down(current_a, 1) == expected_a

@@ -13,6 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from optimizer.chargers.central_system import CentralSystem
 from optimizer.chargers.errors import ChargerError
+from optimizer.chargers.limits import step_down
 from optimizer.chargers.ocpp_charger import OcppCharger
 from optimizer.events import ChargerState, MeterReading
 from optimizer.ports import Charger, MeterSource, ScheduleCharger
@@ -34,7 +35,7 @@ async def transaction_settled(station: object) -> None:
 def expected_limits(version: str) -> list[float]:
     amps = [p * 1000 / (3 * 230) for p in POWERS_KW]
     amps = [0.0 if a < 6.0 else min(a, 16.0) for a in amps]
-    return [round(a, 1) for a in amps] if version == "ocpp1.6" else amps
+    return [step_down(a, 1) for a in amps] if version == "ocpp1.6" else amps
 
 
 def test_the_charger_implements_its_ports(clock: FakeClock) -> None:
@@ -80,14 +81,14 @@ async def test_plan_goes_to_the_station_as_a_verified_schedule(
         assert profile.start == T0
         assert profile.valid_to == T0 + timedelta(hours=2)
         assert profile.duration_s == 2 * 3600
-        # equal neighbours merged: 0 | 15.9 15.9 | 10.7 | 0 | 6.7 | 0 0 (1.6: 0.1 A steps)
+        # equal neighbours merged: 0 | 15.9 15.9 | 10.7 | 0 | 6.6 | 0 0 (1.6: 0.1 A steps, down)
         limits = expected_limits(version)
         assert profile.periods == [
             (0, 0.0), (900, limits[1]), (2700, limits[3]), (3600, 0.0), (4500, limits[5]),
             (5400, 0.0),
         ]
         if version == "ocpp1.6":
-            assert limits[1:6] == [15.9, 15.9, 10.7, 0.0, 6.7]
+            assert limits[1:6] == [15.9, 15.9, 10.7, 0.0, 6.6]  # 4.6 kW is 6.67 A
         asked_first = ["GetConfiguration"] if version == "ocpp1.6" else []
         assert [name for name, _ in station.requests] == [
             *asked_first, "SetChargingProfile", "GetCompositeSchedule"]
