@@ -84,6 +84,15 @@ EFFICIENCY = Range(0.5, 1.0, low_open=True)
 START_PENALTY = Range(0.0, 10_000.0, "per start")
 OPPORTUNISTIC_LIMIT = Range(0.0, 100.0, "%", low_open=True)
 
+DEPOT_CAPACITY_KWH = Range(1.0, 2_000.0, "kWh")
+"""A battery in a fleet plan (`plan --fleet`): from a car to an electric bus or truck."""
+DEPOT_POWER_KW = Range(0.0, 4_000.0, "kW", low_open=True)
+"""A charger in a fleet plan: a megawatt charger for trucks delivers up to 3.75 MW; more is a
+unit mistake."""
+SITE_POWER_KW = Range(0.0, 100_000.0, "kW", low_open=True)
+"""A site limit above 100 MW is a unit mistake (W for kW), not a site."""
+PRIORITY = Range(-1e6, 1e6)
+
 PLAN_NUMBERS: dict[str, Range] = {
     "soc": SOC,
     "target": PERCENT,
@@ -100,3 +109,14 @@ PLAN_NUMBERS: dict[str, Range] = {
     "unknown_price": PRICE,
 }
 """Every number of a plan, by its name as a `--batch` key (the flag is the same with dashes)."""
+
+FLEET_NUMBERS: dict[str, Range] = {
+    "soc": SOC,
+    "target": PERCENT,
+    "capacity": DEPOT_CAPACITY_KWH,
+    "max_power": DEPOT_POWER_KW,
+    "efficiency": EFFICIENCY,
+    "priority": PRIORITY,
+    "min_soc": PERCENT,
+}
+"""A fleet file's vehicle numbers, by key (`min_power` is checked against its `max_power`)."""

@@ -14,29 +14,29 @@ Every problem is one line naming the value, as `vehicles[1].max_power: ...`.
 from __future__ import annotations
 
 import json
-import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from optimizer.bounds import FLEET_NUMBERS, SITE_POWER_KW, Range
 from optimizer.errors import InputError
+from optimizer.planner import check_horizon
 from optimizer.planner.fleet import FleetPlan, FleetRequest, FleetVehicle, plan_fleet
 from optimizer.planner.plan_json import charging_slots_to_json
 from optimizer.price_series import read_price_csv
 from optimizer.times import parse_time
 
-MAX_HORIZON = timedelta(days=14)
 _TOP_KEYS = ("prices", "now", "site_max_power_kw", "vehicles")
 _VEHICLE_KEYS = (
     "name", "soc", "target", "capacity", "departure", "max_power", "min_power", "efficiency",
     "priority", "min_soc",
 )
 _REQUIRED_VEHICLE_KEYS = _VEHICLE_KEYS[:6]
-_SITE_MAX_KW = 100_000.0
-"""A site limit above 100 MW is a unit mistake (W for kW), not a site."""
-_CHARGER_MAX_KW = 4_000.0
-"""A megawatt charger for trucks delivers up to 3.75 MW; more is a unit mistake."""
-_CAPACITY_MAX_KWH = 2_000.0
+_NUMBER_DEFAULTS: dict[str, Any] = {"soc": None, "target": None, "capacity": None,
+                                    "max_power": None, "efficiency": 0.9, "priority": 0.0,
+                                    "min_soc": 0.0}
+"""The numbers checked against `FLEET_NUMBERS`, with the defaults of the optional ones (the
+required ones are present by then)."""
 
 
 def load_fleet(path: Path) -> FleetRequest:
@@ -56,8 +56,7 @@ def load_fleet(path: Path) -> FleetRequest:
         if key not in data:
             raise InputError(f"{key}: required key is missing")
     now = _time(data["now"], "now")
-    site_kw = _number(data["site_max_power_kw"], "site_max_power_kw", 0.0, _SITE_MAX_KW,
-                      low_open=True)
+    site_kw = SITE_POWER_KW.check("site_max_power_kw", data["site_max_power_kw"])
     raw_vehicles = data["vehicles"]
     if not isinstance(raw_vehicles, list) or not raw_vehicles:
         raise InputError("vehicles: must be a non-empty list of vehicle objects")
@@ -97,17 +96,15 @@ def _vehicle(item: Any, where: str, now: datetime) -> FleetVehicle:
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"{where}.name: must be a non-empty string")
     departure = _time(item["departure"], f"{where}.departure")
-    if departure - now > MAX_HORIZON:
-        raise InputError(
-            f"{where}.departure: {item['departure']} is more than 14 days after now; "
-            f"plan at most 14 days ahead"
-        )
-    soc = _number(item["soc"], f"{where}.soc", 0.0, 100.0)
-    target = _number(item["target"], f"{where}.target", 0.0, 100.0)
-    max_kw = _number(item["max_power"], f"{where}.max_power", 0.0, _CHARGER_MAX_KW,
-                     low_open=True)
-    min_kw = _number(item.get("min_power", 0.0), f"{where}.min_power", 0.0, max_kw)
-    min_soc = _number(item.get("min_soc", 0.0), f"{where}.min_soc", 0.0, 100.0)
+    try:
+        check_horizon(now, departure)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc}") from None
+    numbers = {key: FLEET_NUMBERS[key].check(f"{where}.{key}", item.get(key, default))
+               for key, default in _NUMBER_DEFAULTS.items()}
+    soc, target, min_soc = numbers["soc"], numbers["target"], numbers["min_soc"]
+    max_kw = numbers["max_power"]
+    min_kw = Range(0.0, max_kw, "kW").check(f"{where}.min_power", item.get("min_power", 0.0))
     if min_soc > target:
         raise InputError(f"{where}.min_soc: {min_soc:g} is above the target {target:g}; "
                          f"use a value <= target")
@@ -115,13 +112,12 @@ def _vehicle(item: Any, where: str, now: datetime) -> FleetVehicle:
         name=name,
         soc_pct=soc,
         target_soc_pct=target,
-        capacity_kwh=_number(item["capacity"], f"{where}.capacity", 1.0, _CAPACITY_MAX_KWH),
+        capacity_kwh=numbers["capacity"],
         departure=departure,
         max_power_kw=max_kw,
         min_power_kw=min_kw,
-        efficiency=_number(item.get("efficiency", 0.9), f"{where}.efficiency", 0.0, 1.0,
-                           low_open=True),
-        priority=_number(item.get("priority", 0.0), f"{where}.priority", -1e6, 1e6),
+        efficiency=numbers["efficiency"],
+        priority=numbers["priority"],
         min_soc_pct=min_soc,
     )
 
@@ -130,21 +126,6 @@ def _known_keys(item: dict[str, Any], known: tuple[str, ...], prefix: str) -> No
     for key in item:
         if key not in known:
             raise InputError(f"{prefix}{key}: unknown key; known keys: {', '.join(known)}")
-
-
-def _number(value: Any, where: str, low: float, high: float, low_open: bool = False) -> float:
-    """A finite JSON number in [low, high] (or (low, high]); booleans are not numbers."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{where}: {json.dumps(value)} is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise InputError(f"{where}: {value} is not a finite number")
-    too_low = number <= low if low_open else number < low
-    if too_low or number > high:
-        bracket = "(" if low_open else "["
-        raise InputError(f"{where}: {number:g} is out of range; use a value in "
-                         f"{bracket}{low:g}, {high:g}]")
-    return number
 
 
 def _time(value: Any, where: str) -> datetime:
