@@ -105,6 +105,9 @@ class VehicleConfig(_Section):
     min_soc_pct: float = bounds.PERCENT.field(_PLAN.min_soc_pct)
     """Charged immediately, whatever the price."""
     efficiency: float = bounds.EFFICIENCY.field(DEFAULT_EFFICIENCY)
+    priority: float = bounds.PRIORITY.field(0.0)
+    """Under a `[site]` limit, when not every vehicle can reach its target: the minimum SoCs
+    are charged in order of priority (higher first), as in `plan --fleet`."""
     departures: dict[Weekday, time] = Field(default_factory=dict)
     charger: str | None = None
     """The charger it uses; without one, `plan` needs `--max-power`."""

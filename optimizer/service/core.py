@@ -367,7 +367,8 @@ class Service:
             opportunistic_limit_soc_pct=planner.opportunistic_limit_soc_pct,
             opportunistic_price_cap=planner.opportunistic_price_cap,
             unknown_price=planner.unknown_price, charging_now=inputs.charging_now)
-        return VehiclePlanRequest(vehicle.name, request, options, inputs.at_once)
+        return VehiclePlanRequest(vehicle.name, request, options, inputs.at_once,
+                                  vehicle.config.priority)
 
     # -- carrying decisions out ---------------------------------------------------------
 

@@ -34,6 +34,8 @@ class VehiclePlanRequest:
     options: PlanOptions
     at_once: bool = False
     """Charge at once up to the target (boost, smart off, missed departure)."""
+    priority: float = 0.0
+    """The vehicle's rank at its site (`[[vehicles]] priority`), higher first."""
 
 
 def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime,
@@ -63,7 +65,8 @@ def plan_vehicles(requests: Sequence[VehiclePlanRequest], now: datetime,
     if not shared:
         return plans
     try:
-        plans |= plan_site({i.vehicle: SiteRequest(i.request, i.options) for i in shared},
+        plans |= plan_site({i.vehicle: SiteRequest(i.request, i.options, i.priority)
+                            for i in shared},
                            left_kw, now, SITE_TIME_LIMIT_S)
     except UserError as exc:  # never expected after validation; each alone is still a plan
         log.warning("site: no joint plan at %s (%s); planning each vehicle alone",

@@ -75,6 +75,9 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("vehicles.0.departures.monday", "07:30", "vehicles[0].departures.monday:"),
         ("vehicles.0.efficiency", 1.2, "vehicles[0].efficiency: Input should be less than or "
                                        "equal to 1"),
+        ("vehicles.0.priority", "high", "vehicles[0].priority: Input should be a valid number"),
+        ("vehicles.0.priority", 1e7, "vehicles[0].priority: Input should be less than or equal "
+                                     "to 1000000"),
         ("chargers.0.phases", 4, "chargers[0].phases: Input should be 1 or 3"),
         ("chargers.0.min_current_a", 20, "min_current_a (20) is above max_current_a (16)"),
         ("chargers.0.kind", "wifi", "chargers[0].kind: Input should be 'ocpp', 'modbus', "

@@ -56,3 +56,18 @@ def test_a_site_used_up_by_a_car_at_once_leaves_the_other_none() -> None:
     big = VehiclePlanRequest("big", replace(request(30.0), max_power_kw=22.0), PlanOptions())
     capped = plan_vehicles([big], T0, 11.0)["big"]  # a wallbox stronger than the connection
     assert capped.feasible and max(s.power_kw for s in capped.slots) <= 11.0 + 1e-9
+
+
+@pytest.mark.parametrize("first", ["iX1", "i4"])
+def test_under_a_site_limit_the_higher_priority_gets_its_minimum_soc_first(first: str) -> None:
+    """`[[vehicles]] priority`: 3 kW for 13.5 hours hold one car's minimum SoC, not two;
+    the vehicle of the higher priority gets it, whichever is listed first."""
+    low = replace(request(10.0), target_soc_pct=80.0)
+    options = PlanOptions(min_soc_pct=60.0)
+    ranks = {"iX1": 0.0, "i4": 0.0, first: 1.0}
+    plans = plan_vehicles([VehiclePlanRequest(name, low, options, priority=ranks[name])
+                           for name in ("iX1", "i4")], T0, 3.0)
+    other = "i4" if first == "iX1" else "iX1"
+    assert plans[first].soc_at_departure_pct >= 60.0 - 1e-6
+    assert plans[other].soc_at_departure_pct < 60.0
+    assert max(site_power_kw(plans.values(), T0).values()) <= 3.0 + 1e-6
