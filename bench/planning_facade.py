@@ -62,6 +62,10 @@ class PlanningFacade:
             {"id": 6, "vehicle": cars[0].name, "started_at": "2024-03-04T18:20:00+00:00",
              "ended_at": "2024-03-05T06:00:00+00:00", "energy_kwh": 17.9, "cost": 2.40,
              "cost_on_arrival": 3.61, "saving": 1.21},
+            # the session under way: its saving is known only when it ends
+            {"id": 7, "vehicle": cars[0].name, "started_at": "2024-03-05T17:10:00+00:00",
+             "ended_at": None, "energy_kwh": 2.1, "cost": 0.61,
+             "cost_on_arrival": None, "saving": None},
         ]
 
     def _view(self, car: Car) -> VehicleView:

@@ -212,11 +212,15 @@ function update(section, v) {
 function sessions(list, currency) {
   const table = document.getElementById("sessions");
   const rows = [...list].sort((a, b) => (a.started_at < b.started_at ? 1 : -1));
-  const saved = rows.reduce((sum, s) => sum + (s.saving || 0), 0);
-  document.querySelector("[data-testid=total-saved]").textContent =
-    rows.length ? `Saved so far: ${money(saved, currency)} in ${rows.length} sessions` : "No sessions yet";
+  // A session's saving is known when it ends: the total counts the ended ones only.
+  const ended = rows.filter((s) => s.saving !== null && s.saving !== undefined);
+  const saved = ended.reduce((sum, s) => sum + s.saving, 0);
+  const open = rows.length - ended.length;
+  document.querySelector("[data-testid=total-saved]").textContent = !rows.length ? "No sessions yet"
+    : `Saved so far: ${money(saved, currency)} in ${ended.length} ended session${ended.length === 1 ? "" : "s"}`
+      + (open ? ` (${open} under way)` : "");
   table.innerHTML = `<thead><tr><th>Started</th><th>Vehicle</th><th>Energy</th><th>Cost</th><th>Saved</th></tr></thead><tbody>${
-    rows.map((s) => `<tr><td>${DAY.format(new Date(s.started_at))} ${hm(s.started_at)}</td><td>${esc(s.vehicle)}</td>
+    rows.map((s) => `<tr><td>${DAY.format(new Date(s.started_at))} <span class="time">${hm(s.started_at)}</span></td><td>${esc(s.vehicle)}</td>
       <td>${s.energy_kwh.toFixed(1)} kWh</td><td>${money(s.cost, currency)}</td>
       <td>${s.saving === null || s.saving === undefined ? "open" : money(s.saving, currency)}</td></tr>`).join("")}</tbody>`;
 }
