@@ -45,7 +45,9 @@ class Range:
 
     def check(self, name: str, value: Any) -> float:
         """`value` as a float if it is a number within range (not a bool, not a string)."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = type(value)  # a float or an int first: every number of a batch line comes here
+        if kind is not float and kind is not int and (
+                isinstance(value, bool) or not isinstance(value, int | float)):
             raise InputError(f"{name}: {quoted(value)} is not a number; use {self.describe()}")
         if self.integer and isinstance(value, float) and not value.is_integer():
             raise InputError(f"{name}: {value!r} is not a whole number; use {self.describe()}")

@@ -47,13 +47,14 @@ class Horizon:
     _whole: tuple[list[int], list[float], list[int]] | None = field(
         default=None, init=False, repr=False, compare=False)
     _uniform: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _provisional: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def price_order(self) -> list[int]:
         """The slots cheapest first; at one price a published price before a provisional one,
         then the earlier slot. Made once: the plans on one price window share their horizon."""
         order = self._order
         if order is None:
-            if any(self.provisional):
+            if self.any_provisional:
                 # (price, provisional, index) tuples sort in C, without a Python key call
                 order = list(map(_third, sorted(zip(self.prices, self.provisional,
                                                     range(len(self.starts)), strict=True))))
@@ -80,6 +81,15 @@ class Horizon:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @property
+    def any_provisional(self) -> bool:
+        """True when some slot's price is a fallback or a forecast."""
+        found = self._provisional
+        if found is None:
+            found = any(self.provisional)
+            object.__setattr__(self, "_provisional", found)
+        return found
 
     @property
     def uniform_price(self) -> bool:

@@ -20,6 +20,7 @@ from itertools import accumulate
 from operator import mul
 
 from optimizer.model import SLOT
+from optimizer.planner.horizon import Horizon
 from optimizer.planner.problem import Problem
 
 _FULL_H = SLOT.total_seconds() / 3600.0
@@ -48,15 +49,18 @@ def solve_min_power(problem: Problem) -> list[float]:
 
     whole, whole_prices, partial = horizon.whole_and_partial()  # whole slots in price order
     low, high = p_min * _FULL_H, p_max * _FULL_H
-    base_cost = [0.0, *accumulate(map(low.__mul__, whole_prices))]
+    base_cost, whole_sums = _whole_sums(horizon, p_min, p_max)
 
     best: tuple[float, int, list[int]] | None = None
     for mask in range(1 << len(partial)):
         on = [partial[j] for j in range(len(partial)) if mask >> j & 1]
         merged = _merged(whole, whole_prices, on, prices, hours, p_min, p_max)
         merged_prices, rooms, ranks = merged
-        room_sum = [0.0, *accumulate(rooms)]
-        cost_sum = [0.0, *accumulate(map(mul, merged_prices, rooms))]
+        if on:
+            room_sum = [0.0, *accumulate(rooms)]
+            cost_sum = [0.0, *accumulate(map(mul, merged_prices, rooms))]
+        else:
+            room_sum, cost_sum = whole_sums
         # where each whole slot's rank sits in price order (itself when no partial slot is on)
         position = ({rank: pos for pos, rank in enumerate(ranks) if rank >= 0} if on
                     else None)
@@ -93,14 +97,48 @@ def solve_min_power(problem: Problem) -> list[float]:
     for i in on:
         energy[i] = p_min * hours[i]
     rest = need - sum(energy)
-    # (price, index) tuples sort in C, without a Python key call per slot
-    for _, i in sorted([(prices[i], i) for i in whole[:k]] + [(prices[i], i) for i in on]):
+    if on or horizon.any_provisional:
+        # (price, index) tuples sort in C, without a Python key call per slot
+        chosen = [i for _, i in sorted([(prices[i], i) for i in whole[:k]]
+                                       + [(prices[i], i) for i in on])]
+    else:  # the whole slots are in (price, index) order already
+        chosen = whole[:k]
+    for i in chosen:
         if rest <= _TOL:
             break
         take = min(p_max * hours[i] - energy[i], rest)
         energy[i] += take
         rest -= take
     return energy
+
+
+_SUMS_KEPT = 1024
+_sums: dict[tuple[int, float, float],
+            tuple[Horizon, list[float], tuple[list[float], list[float]]]] = {}
+"""The prefix sums of the latest horizons and charger ranges: the plans of a batch on one price
+window with one charger share them. Keyed by the horizon's identity (held here, so that the id
+stays its own)."""
+
+
+def _whole_sums(
+    horizon: Horizon, p_min: float, p_max: float,
+) -> tuple[list[float], tuple[list[float], list[float]]]:
+    """The cost of the k cheapest whole slots at p_min, for every k, and the room above p_min
+    and its cost over the whole slots in price order (with no partial slot on)."""
+    key = (id(horizon), p_min, p_max)
+    found = _sums.get(key)
+    if found is not None and found[0] is horizon:
+        return found[1], found[2]
+    _, whole_prices, _ = horizon.whole_and_partial()
+    low = p_min * _FULL_H
+    room = (p_max - p_min) * _FULL_H
+    base_cost = [0.0, *accumulate(map(low.__mul__, whole_prices))]
+    sums = ([0.0, *accumulate([room] * len(whole_prices))],
+            [0.0, *accumulate(map(room.__mul__, whole_prices))])
+    if len(_sums) >= _SUMS_KEPT:
+        del _sums[next(iter(_sums))]  # the oldest
+    _sums[key] = (horizon, base_cost, sums)
+    return base_cost, sums
 
 
 def _earlier(whole: list[int], k: int, on: list[int], best: tuple[float, int, list[int]]) -> bool:
