@@ -81,6 +81,13 @@ def make_household(tmp_path: Path) -> Iterator[Any]:
         sim.stop()
 
 
+def departure_in(now: datetime, hours: float) -> str:
+    """The daily departure `hours` after `now`, as `write_config` takes it (Berlin time): a
+    test on the wall clock then plans alike at any time of day (with the default 07:30, a run
+    at 03:00 had four hours to charge and its plans fell short)."""
+    return (now + timedelta(hours=hours)).astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+
+
 @asynccontextmanager
 async def in_process(household: Household, clock: Any, prices: PriceSource | None = None,
                      **options: Any) -> AsyncIterator[Started]:

@@ -14,7 +14,7 @@ from optimizer.service.clock import WallClock
 from optimizer.session import Plugged, SocReport
 from optimizer.sim.scenario import spot_tariff
 from optimizer.web.facade import ServiceFacade
-from tests.service.conftest import in_process
+from tests.service.conftest import departure_in, in_process
 
 FIELDS = ["name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_high_pct",
           "target_soc_pct", "departure", "plan", "session"]
@@ -22,7 +22,8 @@ FIELDS = ["name", "vin", "plugged", "charging", "soc_pct", "soc_low_pct", "soc_h
 
 async def test_api_contract(make_household: Any, tmp_path: Any) -> None:
     now = datetime.now(UTC)
-    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)),
+                               departure=departure_in(now, 14))
     async with in_process(household, WallClock()) as started:
         base = started.api_url.removesuffix("/api")
         token = started.token_file.read_text().strip()
@@ -88,7 +89,8 @@ async def test_api_contract(make_household: Any, tmp_path: Any) -> None:
 async def test_changes_yields_the_snapshot_after_each_change(make_household: Any,
                                                              tmp_path: Any) -> None:
     now = datetime.now(UTC)
-    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)),
+                               departure=departure_in(now, 14))
     async with in_process(household, WallClock()) as started:
         service = started.service
         changes = service.changes()
@@ -106,7 +108,8 @@ async def test_changes_yields_the_snapshot_after_each_change(make_household: Any
 async def test_notifiers_and_extra_adapters_are_wired_in_one_line_each(
         make_household: Any, tmp_path: Any) -> None:
     now = datetime.now(UTC)
-    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)))
+    household = make_household(tariff=spot_tariff(tmp_path, now + timedelta(hours=2)),
+                               departure=departure_in(now, 14))
     got: list[Notification] = []
     seen: list[ServiceFacade] = []
 
