@@ -304,6 +304,18 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(one_line([_describe(error) for error in exc.errors()], source)) from None
 
 
+def missing_files(path: Path) -> list[str]:
+    """The files the chargers need (station passwords, TLS files, tokens) that are not where
+    the config says, relative paths taken from the config's folder: `run` would stop on each
+    when it opens that charger. Call it on a config `load_config` accepted."""
+    data = tomllib.loads(read_text(path, "config file", error=ConfigError))
+    try:
+        Config.model_validate(data, context={"config_dir": path.resolve().parent})
+    except ValidationError as exc:
+        return [_describe(error) for error in exc.errors()]
+    return []
+
+
 def load_config(path: Path) -> Config:
     """Read and validate config.toml; relative paths inside it are relative to the file."""
     raw = read_text(path, "config file", error=ConfigError,

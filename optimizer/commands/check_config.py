@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from optimizer.config import load_config
+from optimizer.config import load_config, missing_files
 from optimizer.tariffs import load_tariff
 
 
@@ -20,8 +21,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     tariff = load_tariff(config.tariff)
+    # A missing station password or token is not a mistake in the file (it may be made
+    # later), but `run` would stop on it: said here, without failing the check.
+    warnings = missing_files(args.config)
     summary = {
         "ok": True,
+        "warnings": warnings,
         "config": str(args.config),
         "timezone": config.timezone,
         "tariff": tariff.name,
@@ -37,4 +42,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.config}: OK ({len(config.vehicles)} vehicle(s), "
               f"{len(config.chargers)} charger(s), tariff '{tariff.name}')")
+    for warning in warnings:
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -167,3 +168,23 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "vehicles[0].vin: required key is missing" in done.stderr
+
+
+def test_check_config_warns_of_a_station_password_file_that_is_not_there(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing secret file is not a mistake in the config (it may be made later), but `run`
+    would stop on it: check-config says so, naming the key and the path it looked at."""
+    config = tmp_path / "config.toml"
+    config.write_text(EXAMPLE.read_text().replace(
+        '"tariffs/de_dynamic.toml"', json.dumps(str(REPO / "tariffs" / "de_dynamic.toml"))))
+    assert main(["check-config", "--config", str(config), "--json"]) == 0
+    captured = capsys.readouterr()
+    [warning] = json.loads(captured.out)["warnings"]
+    secret = tmp_path / "state" / "ocpp-garage.password"
+    assert warning.startswith("chargers[0].ocpp.password_file: ") and str(secret) in warning
+    assert f"warning: {config}: {warning}" in captured.err
+    secret.parent.mkdir()
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    assert main(["check-config", "--config", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
