@@ -21,9 +21,9 @@ from typing import TextIO
 from optimizer.bounds import PRICE
 from optimizer.errors import InputError, not_utf8, quoted
 from optimizer.model import SLOT, PriceWindow
+from optimizer.recent import Recent
 from optimizer.times import FIRST_YEAR, LAST_YEAR, parse_time
 
-_WINDOWS_KEPT = 1024
 _COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
 
 
@@ -40,7 +40,7 @@ class PriceSeries:
     _grid: PriceWindow | None = field(init=False, repr=False, compare=False)
     """The whole series on the 15-minute grid, made by the first `price_slots`: each later
     window is two slices of it (a batch of 1,000 plans asks for 1,000 windows)."""
-    _windows: dict[tuple[int, int], PriceWindow] = field(init=False, repr=False, compare=False)
+    _windows: Recent[tuple[int, int], PriceWindow] = field(init=False, repr=False, compare=False)
     """The latest windows handed out, by (first grid slot, count): asked for the same window
     again, the series hands out the same object, and the planner reuses the horizon it built on
     it (`optimizer.planner.horizon`)."""
@@ -54,7 +54,7 @@ class PriceSeries:
             ends = tuple(e.timestamp() for e in self.ends)
         object.__setattr__(self, "end_stamps", ends)
         object.__setattr__(self, "_grid", None)
-        object.__setattr__(self, "_windows", {})
+        object.__setattr__(self, "_windows", Recent(1024))
 
     def price_at(self, at: datetime) -> float | None:
         """The price of the interval containing `at`, or None outside the series."""
@@ -85,13 +85,10 @@ class PriceSeries:
         count = max(0, int(-(-(stop - at) // step)))
         if first < 0 or first + count > len(grid.starts):
             return self._walk(at, stop)  # reaches past the series: the None slots are made
-        windows = self._windows
-        window = windows.get((first, count))
+        window = self._windows.get((first, count))
         if window is None:
-            if len(windows) >= _WINDOWS_KEPT:
-                del windows[next(iter(windows))]  # the oldest
-            window = windows[first, count] = PriceWindow(grid.starts[first:first + count],
-                                                         grid.prices[first:first + count])
+            window = self._windows.remember((first, count), PriceWindow(
+                grid.starts[first:first + count], grid.prices[first:first + count]))
         return window
 
     def _whole_grid(self) -> PriceWindow:

@@ -18,13 +18,13 @@ from itertools import compress, pairwise
 from operator import itemgetter
 
 from optimizer.model import SLOT, PriceSlot, PriceWindow
+from optimizer.recent import Recent
 
 _SLOT_S = SLOT.total_seconds()
 _SLOT_H = _SLOT_S / 3600.0
 _third = itemgetter(2)
-_RECENT_LIMIT = 1024
-_recent: dict[tuple[int, datetime, datetime, datetime | None, float | None, datetime | None],
-              tuple[PriceWindow, Horizon]] = {}
+_recent: Recent[tuple[int, datetime, datetime, datetime | None, float | None, datetime | None],
+               tuple[PriceWindow, Horizon]] = Recent(1024)
 """The horizons of the latest price windows: a batch plans many cars on one window, and the
 horizon and its price order are the same for all of them. Keyed by the window's identity (held
 here, so that the id stays its own) and the arguments that shape the horizon."""
@@ -130,9 +130,7 @@ def build_horizon(
     if found is not None and found[0] is prices:
         return found[1]
     horizon = _build(prices, now, end, extra_boundary, unknown_price, forecast_from)
-    if len(_recent) >= _RECENT_LIMIT:
-        del _recent[next(iter(_recent))]  # the oldest
-    _recent[key] = (prices, horizon)
+    _recent.remember(key, (prices, horizon))
     return horizon
 
 

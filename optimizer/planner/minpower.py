@@ -22,6 +22,7 @@ from operator import mul
 from optimizer.model import SLOT
 from optimizer.planner.horizon import Horizon
 from optimizer.planner.problem import Problem
+from optimizer.recent import Recent
 
 _FULL_H = SLOT.total_seconds() / 3600.0
 _TOL = 1e-9
@@ -112,9 +113,8 @@ def solve_min_power(problem: Problem) -> list[float]:
     return energy
 
 
-_SUMS_KEPT = 1024
-_sums: dict[tuple[int, float, float],
-            tuple[Horizon, list[float], tuple[list[float], list[float]]]] = {}
+_sums: Recent[tuple[int, float, float],
+              tuple[Horizon, list[float], tuple[list[float], list[float]]]] = Recent(1024)
 """The prefix sums of the latest horizons and charger ranges: the plans of a batch on one price
 window with one charger share them. Keyed by the horizon's identity (held here, so that the id
 stays its own)."""
@@ -135,9 +135,7 @@ def _whole_sums(
     base_cost = [0.0, *accumulate(map(low.__mul__, whole_prices))]
     sums = ([0.0, *accumulate([room] * len(whole_prices))],
             [0.0, *accumulate(map(room.__mul__, whole_prices))])
-    if len(_sums) >= _SUMS_KEPT:
-        del _sums[next(iter(_sums))]  # the oldest
-    _sums[key] = (horizon, base_cost, sums)
+    _sums.remember(key, (horizon, base_cost, sums))
     return base_cost, sums
 
 

@@ -247,7 +247,7 @@ def _solve(problem: Problem, time_limit_s: float) -> tuple[str, list[float], boo
 
 def _price_note(result: ChargePlan, horizon: Horizon, fallback_given: bool) -> str | None:
     """Why the plan charges when it does, where prices are not (all) published."""
-    if not any(horizon.provisional):  # first: the charging slots are objects made on demand
+    if not horizon.any_provisional:  # first: the charging slots are objects made on demand
         return None
     charging = result.charging_slots
     if not charging:
