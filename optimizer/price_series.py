@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TextIO
 
 from optimizer.bounds import PRICE
-from optimizer.errors import InputError, not_utf8, quoted
+from optimizer.errors import InputError, quoted
 from optimizer.model import SLOT, PriceWindow
 from optimizer.recent import Recent
+from optimizer.textfiles import file_errors
 from optimizer.times import FIRST_YEAR, LAST_YEAR, parse_time
 
 _COLUMN_NAME = re.compile(r"\w[\w .()/%-]{0,39}")
@@ -150,15 +151,8 @@ def read_price_csv(
     one before it (one hour for an hourly file), since nothing else says how long it is.
     A file that is not a price CSV is refused without quoting more than a short value of it.
     """
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return _read_price_rows(path, handle, time_column, price_column, end_column, scale)
-    except FileNotFoundError:
-        raise InputError(f"{path}: price file not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: {not_utf8(exc)}; a price file is a CSV saved as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the price file: {exc.strerror}") from None
+    with file_errors(path, "price file"), path.open(newline="", encoding="utf-8-sig") as handle:
+        return _read_price_rows(path, handle, time_column, price_column, end_column, scale)
 
 
 def _read_price_rows(
