@@ -122,7 +122,6 @@ def _parse(argv: list[str]) -> argparse.Namespace | int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     wants_json = "--json" in argv
-    debug = "--debug" in argv
     if args.debug or getattr(args, "logs", True):
         # A command that logs nothing (`plan`) sets `logs=False`: importing logging is a
         # tenth of its start-up. A stray warning still reaches stderr, as Python prints it.
@@ -136,7 +135,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         return handler(args)
     except UserError as exc:
-        if debug:
+        if args.debug:
             raise
         return _report(exc, wants_json)
     except KeyboardInterrupt:
@@ -148,21 +147,22 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        if debug:
+        if args.debug:
             raise
-        message = printable(
-            f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
-        if wants_json:
-            print(json.dumps({"error": message}))
-        print(f"error: {message}", file=sys.stderr)
+        _tell(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
+              wants_json)
         return 1
 
 
 def _report(exc: UserError, wants_json: bool) -> int:
     """The message on stderr; with `--json`, also as `{"error": ...}` on stdout, so that what a
     script parses is JSON on every path."""
-    message = printable(str(exc))
+    _tell(str(exc), wants_json)
+    return exc.exit_code
+
+
+def _tell(message: str, wants_json: bool) -> None:
+    message = printable(message)
     if wants_json:
         print(json.dumps({"error": message}))
     print(f"error: {message}", file=sys.stderr)
-    return exc.exit_code
