@@ -304,13 +304,24 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(one_line([_describe(error) for error in exc.errors()], source)) from None
 
 
+def _config_data(path: Path) -> dict[str, Any]:
+    """The TOML document in `path`, not yet validated."""
+    raw = read_text(path, "config file", error=ConfigError,
+                    missing_hint="; pass --config with the path to your config.toml")
+    try:
+        return tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+
+
 def missing_files(path: Path) -> list[str]:
     """The files the chargers need (station passwords, TLS files, tokens) that are not where
     the config says, relative paths taken from the config's folder: `run` would stop on each
     when it opens that charger. Call it on a config `load_config` accepted."""
-    data = tomllib.loads(read_text(path, "config file", error=ConfigError))
     try:
-        Config.model_validate(data, context={"config_dir": path.resolve().parent})
+        Config.model_validate(_config_data(path), context={"config_dir": path.resolve().parent})
     except ValidationError as exc:
         return [_describe(error) for error in exc.errors()]
     return []
@@ -318,15 +329,7 @@ def missing_files(path: Path) -> list[str]:
 
 def load_config(path: Path) -> Config:
     """Read and validate config.toml; relative paths inside it are relative to the file."""
-    raw = read_text(path, "config file", error=ConfigError,
-                    missing_hint="; pass --config with the path to your config.toml")
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
-    config = parse_config(data, str(path))
+    config = parse_config(_config_data(path), str(path))
     base = path.resolve().parent
     return config.model_copy(
         update={
