@@ -20,7 +20,7 @@ from typing import Any
 
 from optimizer.bounds import FLEET_NUMBERS, SITE_POWER_KW, Range
 from optimizer.errors import InputError
-from optimizer.planner import check_horizon
+from optimizer.planner import DEFAULT_EFFICIENCY, check_horizon
 from optimizer.planner.fleet import FleetPlan, FleetRequest, FleetVehicle, plan_fleet
 from optimizer.planner.plan_json import charging_slots_to_json
 from optimizer.price_series import read_price_csv
@@ -32,9 +32,10 @@ _VEHICLE_KEYS = (
     "priority", "min_soc",
 )
 _REQUIRED_VEHICLE_KEYS = _VEHICLE_KEYS[:6]
-_NUMBER_DEFAULTS: dict[str, Any] = {"soc": None, "target": None, "capacity": None,
-                                    "max_power": None, "efficiency": 0.9, "priority": 0.0,
-                                    "min_soc": 0.0}
+_NUMBER_DEFAULTS: dict[str, Any] = {
+    "soc": None, "target": None, "capacity": None, "max_power": None,
+    "efficiency": DEFAULT_EFFICIENCY, "priority": 0.0, "min_soc": 0.0,
+}
 """The numbers checked against `FLEET_NUMBERS`, with the defaults of the optional ones (the
 required ones are present by then)."""
 
