@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -115,6 +116,17 @@ class Process:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    async def stop(self) -> None:
+        """SIGTERM, as systemd stops the service: it must exit 0 within 10 s."""
+        stopping = time.monotonic()
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(self.popen.wait, 10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 10 s after SIGTERM: {self.output()}") from None
+        assert code == 0, self.output()
+        assert time.monotonic() - stopping < 10
 
 
 def start_process(household: Household, name: str = "run") -> Process:

@@ -110,8 +110,7 @@ async def test_kill_9_mid_session_and_restart(make_household: Any, tmp_path: Any
         with ServiceDatabase(household.config.state_dir) as db:
             assert db.plans(after["session"]["id"]) == versions_before
         receiver.cancel()
-        second.popen.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(second.popen.wait, 10) == 0
+        await second.stop()
     finally:
         for process in (first, second):
             if process is not None and process.popen.poll() is None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import stat
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,14 +60,7 @@ async def test_run_uploads_the_plan_answers_only_with_the_token_and_stops_on_sig
             assert set(vehicle["session"]) == {"id", "started_at", "energy_kwh", "cost"}
             assert (await client.get("/openapi.json")).status_code == 200
         receiver.cancel()
-        stopping = time.monotonic()
-        process.popen.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.to_thread(process.popen.wait, 10)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") from None
-        assert code == 0, process.output()
-        assert time.monotonic() - stopping < 10
+        await process.stop()
     finally:
         if process.popen.poll() is None:
             process.popen.kill()

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -92,15 +90,7 @@ async def test_run_tells_the_person_by_mqtt_notifications_and_the_dashboard(
                 headers={"Authorization": f"Bearer {token}"}) as stream:
             lines = stream.aiter_lines()
             assert await anext(lines) == "event: snapshot"
-            stopping = time.monotonic()
-            process.popen.send_signal(signal.SIGTERM)
-            try:
-                code = await asyncio.to_thread(process.popen.wait, 10)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") \
-                    from None
-        assert code == 0, process.output()
-        assert time.monotonic() - stopping < 10
+            await process.stop()
         # a clean stop says so to Home Assistant (a Last Will only covers a crash)
         await watcher.wait(lambda: watcher.latest("ev-optimizer/status") == "offline", 5)
     finally:
@@ -124,13 +114,7 @@ async def test_sigterm_while_a_notification_hangs_still_exits_0_within_10_s(
         await wait_api(household, process)
         plugged = await plug_in(household, WallClock())
         assert await asyncio.to_thread(receiver.held.wait, PLAN_NOTIFICATION_S)
-        stopping = time.monotonic()
-        process.popen.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.to_thread(process.popen.wait, 10)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"no exit 10 s after SIGTERM: {process.output()}") from None
-        assert code == 0 and time.monotonic() - stopping < 10, process.output()
+        await process.stop()
         plugged.station_task.cancel()
     finally:
         if process.popen.poll() is None:
