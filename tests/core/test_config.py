@@ -170,21 +170,25 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "vehicles[0].vin: required key is missing" in done.stderr
 
 
-def test_check_config_warns_of_a_station_password_file_that_is_not_there(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_warns_of_a_station_password_file_that_is_not_there(tmp_path: Path) -> None:
     """A missing secret file is not a mistake in the config (it may be made later), but `run`
     would stop on it: check-config says so, naming the key and the path it looked at."""
     config = tmp_path / "config.toml"
     config.write_text(EXAMPLE.read_text().replace(
         '"tariffs/de_dynamic.toml"', json.dumps(str(REPO / "tariffs" / "de_dynamic.toml"))))
-    assert main(["check-config", "--config", str(config), "--json"]) == 0
-    captured = capsys.readouterr()
-    [warning] = json.loads(captured.out)["warnings"]
+    command = [sys.executable, "-m", "optimizer", "check-config", "--config", str(config),
+               "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["ok"] is True
+    [warning] = summary["warnings"]
     secret = tmp_path / "state" / "ocpp-garage.password"
     assert warning.startswith("chargers[0].ocpp.password_file: ") and str(secret) in warning
-    assert f"warning: {config}: {warning}" in captured.err
+    assert done.stderr.strip() == f"warning: {config}: {warning}"
     secret.parent.mkdir()
     secret.write_text("s3cret\n")
     secret.chmod(0o600)
-    assert main(["check-config", "--config", str(config), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stderr == ""
+    assert json.loads(done.stdout)["warnings"] == []
